@@ -1,0 +1,17 @@
+"""The one call every strict descriptor makes when its relation is not loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+
+from relations import policy
+from relations.kinds import attribute_name, relation_info
+
+
+def check(descriptor: Any, instance: Model) -> None:
+    """Ask the policy about reading ``descriptor`` on ``instance``; raises or returns."""
+    info = relation_info(type(instance), attribute_name(descriptor), descriptor)
+    assert info is not None, "only relation descriptors call check()"
+    policy.unloaded(info, instance)

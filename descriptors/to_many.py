@@ -1,0 +1,139 @@
+"""Strict descriptors for the to-many kinds: reverse FK and many-to-many managers.
+
+The descriptor still returns its manager: Django's prefetch machinery calls
+``get_queryset()`` on it, and building new queries (``.filter()``, ``async for``,
+``.acount()``) is explicit and allowed.  What is guarded is evaluating the
+relation's full, unprefetched set: the queryset that ``manager.all()`` returns
+checks the policy when it is iterated, counted, tested or measured in sync code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.db.models.fields.related_descriptors import (
+    ManyToManyDescriptor,
+    ReverseManyToOneDescriptor,
+)
+
+from .guard import check
+
+
+class GuardedQuerySet:
+    """Mixin for the manager's own queryset: sync evaluation asks the policy first.
+
+    Any derived queryset (``filter``, ``order_by``, slicing...) is a plain one, and
+    the async methods run on such a copy, since an awaited query is explicit.
+    """
+
+    _relations_base: type[QuerySet[Any]]
+    _relations_guard: tuple[Any, Model]
+    _result_cache: Any
+
+    def _relations_check(self) -> None:
+        if self._result_cache is None:
+            check(*self._relations_guard)
+
+    def _fetch_all(self) -> None:
+        self._relations_check()
+        super()._fetch_all()  # type: ignore[misc]
+
+    def count(self) -> int:
+        self._relations_check()
+        return super().count()  # type: ignore[misc,no-any-return]
+
+    def exists(self) -> bool:
+        self._relations_check()
+        return super().exists()  # type: ignore[misc,no-any-return]
+
+    def iterator(self, *args: Any, **kwargs: Any) -> Any:
+        self._relations_check()
+        return super().iterator(*args, **kwargs)  # type: ignore[misc]
+
+    def _plain(self) -> QuerySet[Any]:
+        plain = self._relations_base.__new__(self._relations_base)
+        plain.__dict__.update(self.__dict__)
+        del plain.__dict__["_relations_guard"]
+        return plain
+
+    def _clone(self) -> QuerySet[Any]:
+        clone = super()._clone()  # type: ignore[misc]
+        clone.__class__ = self._relations_base
+        return clone  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._plain().__aiter__()
+
+    async def acount(self) -> int:
+        return await self._plain().acount()
+
+    async def aexists(self) -> bool:
+        return await self._plain().aexists()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # Pickling evaluates a queryset; pickle as Django's own (importable) class.
+        self._relations_check()
+        return self._plain().__reduce_ex__(protocol)
+
+
+_queryset_classes: dict[type, type] = {}
+
+
+def guard_queryset(queryset: QuerySet[Any], descriptor: Any, instance: Model) -> None:
+    """Make ``queryset`` (fresh from a manager) ask the policy before it is evaluated."""
+    base = type(queryset)
+    guarded = _queryset_classes.get(base)
+    if guarded is None:
+        guarded = _queryset_classes[base] = type(
+            base.__name__, (GuardedQuerySet, base), {"_relations_base": base, "__module__": base.__module__}
+        )
+    queryset.__class__ = guarded
+    queryset._relations_guard = (descriptor, instance)  # type: ignore[attr-defined]
+
+
+class GuardedManager:
+    """Mixin for the related manager classes Django builds per relation."""
+
+    # In a 1-tuple: a descriptor stored bare as a class attribute would bind to the manager.
+    _relations_descriptor: tuple[Any]
+    instance: Model
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()  # type: ignore[misc]
+        if queryset._result_cache is None:  # not prefetched
+            guard_queryset(queryset, self._relations_descriptor[0], self.instance)
+        return queryset  # type: ignore[no-any-return]
+
+    def __call__(self, *, manager: str) -> Any:
+        # ``author.books(manager="objects")`` builds a new manager class in Django.
+        other = super().__call__(manager=manager)  # type: ignore[misc]
+        other.__class__ = guarded_manager_class(type(other), self._relations_descriptor[0])
+        return other
+
+
+def guarded_manager_class(manager_cls: type, descriptor: Any) -> type:
+    """A subclass of Django's related manager class that guards its full set."""
+    return type(
+        manager_cls.__name__,
+        (GuardedManager, manager_cls),
+        {"_relations_descriptor": (descriptor,), "__module__": manager_cls.__module__},
+    )
+
+
+class ToManyGuard:
+    """Mixin for the to-many descriptors: hand out guarded managers."""
+
+    @cached_property
+    def related_manager_cls(self) -> type:
+        return guarded_manager_class(super().related_manager_cls, self)  # type: ignore[misc]
+
+
+class StrictReverseManyToOneDescriptor(ToManyGuard, ReverseManyToOneDescriptor):
+    """``author.books``: the reverse side of a ForeignKey."""
+
+
+class StrictManyToManyDescriptor(ToManyGuard, ManyToManyDescriptor):
+    """``book.tags`` and ``tag.books``: both sides of a ManyToManyField."""

@@ -1,0 +1,142 @@
+"""The public loading API: ``R()``, ``aprefetch()`` and ``prefetch()``.
+
+Every call validates its arguments and resolves its relation names before any
+query (bad input raises and changes nothing), then hands a loader to a driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from typing import Any, Generic, TypeVar
+
+from django.db.models import Model, Prefetch, QuerySet
+from django.db.models.query import ModelIterable
+
+from .drivers import run_async, run_sync
+from .loaders import resolve
+from .loaders.paths import load_one, normalize_lookup, prefetch_loader
+from .loaders.tasks import Loader
+
+T = TypeVar("T")
+
+
+class RelationLoad(Generic[T]):
+    """A pending relation load: ``await`` it in async code, or call ``.sync()``.
+
+    Nothing runs until then, and it can be run more than once (an already loaded
+    relation costs no query the second time).
+    """
+
+    __slots__ = ("instance", "path", "queryset", "refresh")
+
+    def __init__(
+        self, instance: Model, path: str, queryset: QuerySet[Any] | None, refresh: bool
+    ) -> None:
+        self.instance = instance
+        self.path = path
+        self.queryset = queryset
+        self.refresh = refresh
+
+    def loader(self) -> Loader[T]:
+        """The sans-I/O loader behind this load (for drivers and tests)."""
+        return load_one(self.instance, self.path, self.queryset, self.refresh)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return run_async(self.loader()).__await__()
+
+    def sync(self) -> T:
+        """Load in sync code, on Django's connection in this thread."""
+        return run_sync(self.loader())
+
+    def __repr__(self) -> str:
+        return f"<RelationLoad {type(self.instance).__name__}.R({self.path!r})>"
+
+
+def _check_queryset(queryset: Any, target: type[Model] | None, path: str) -> None:
+    if queryset is None:
+        return
+    if not isinstance(queryset, QuerySet):
+        raise TypeError(f"queryset= must be a QuerySet, got {type(queryset).__name__}.")
+    if queryset._iterable_class is not ModelIterable:
+        raise ValueError("queryset= cannot be a values() or values_list() queryset.")
+    if target is not None and (
+        queryset.model._meta.concrete_model is not target._meta.concrete_model
+    ):
+        raise ValueError(
+            f'queryset= for "{path}" must be a queryset of {target.__name__}, '
+            f"got one of {queryset.model.__name__}."
+        )
+
+
+def R(  # noqa: N802 - the public name is fixed
+    instance: Model, path: str, *, queryset: QuerySet[Any] | None = None, refresh: bool = False
+) -> RelationLoad[Any]:
+    """Load the relation ``path`` of ``instance``, cache it, and return it.
+
+    ``await book.R("author")`` (or ``await R(book, "author")``) gives the Author
+    (None for a null foreign key or a missing reverse one-to-one); a to-many relation
+    gives a list; a path such as ``"author__publisher"`` loads and caches every hop
+    and gives what is at its end (a distinct list once any hop is to-many).
+    ``.sync()`` instead of ``await`` runs the same loader in sync code.
+
+    ``queryset=`` narrows the last hop like ``Prefetch(queryset=...)``;
+    ``refresh=True`` reloads hops that are already loaded.  Unknown names raise
+    ``UnknownRelation`` here, before any query.
+    """
+    if not isinstance(instance, Model):
+        raise TypeError(
+            f"R() needs a model instance, got {type(instance).__name__}."
+        )
+    infos = resolve.check_path(type(instance), path)
+    full = len(infos) == len(resolve.split_path(path))
+    _check_queryset(queryset, infos[-1].target if full else None, path)
+    if not isinstance(refresh, bool):
+        raise TypeError("refresh= must be True or False.")
+    return RelationLoad(instance, path, queryset, refresh)
+
+
+def _prepare(instances: Any, lookups: tuple[Any, ...]) -> Any:
+    if isinstance(instances, QuerySet):
+        models = {instances.model}
+        source: Any = instances
+    else:
+        if isinstance(instances, (str, bytes)) or not isinstance(instances, Iterable):
+            raise TypeError(
+                f"aprefetch()/prefetch() need a list of model instances or a QuerySet, "
+                f"got {type(instances).__name__}."
+            )
+        source = list(instances)
+        wrong = [i for i in source if not isinstance(i, Model)]
+        if wrong:
+            raise TypeError(
+                f"aprefetch()/prefetch() need model instances, got {type(wrong[0]).__name__}."
+            )
+        models = {type(i) for i in source}
+    for lookup in lookups:
+        path, queryset, _to_attr = normalize_lookup(lookup)
+        for model in models:
+            infos = resolve.check_path(model, path)
+            full = len(infos) == len(resolve.split_path(path))
+            _check_queryset(queryset, infos[-1].target if full else None, path)
+    return source
+
+
+async def aprefetch(
+    instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]
+) -> list[Model]:
+    """Load ``lookups`` on all ``instances`` with one query per hop, in async code.
+
+    Lookups are relation paths or ``Prefetch`` objects, as for ``prefetch_related``.
+    Already loaded relations are skipped.  A QuerySet is evaluated first.  Returns
+    the instances as a list.
+    """
+    source = _prepare(instances, lookups)
+    return await run_async(prefetch_loader(source, lookups))
+
+
+def prefetch(
+    instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]
+) -> list[Model]:
+    """The sync form of ``aprefetch()``: the same loader on the sync driver."""
+    source = _prepare(instances, lookups)
+    return run_sync(prefetch_loader(source, lookups))

@@ -1,0 +1,190 @@
+"""Composed loaders: a relation path for a batch, ``R()`` and ``aprefetch()``.
+
+Everything is batch-first: a hop runs one query per (relation, database) for all
+the instances that still need it, whatever their number; ``R()`` is a batch of one.
+The top-level loaders own a ``Pending`` unit of work and commit it only after
+their last query, so a failure or a cancellation writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db.models import Model, Prefetch, QuerySet
+from django.db.models.query import ModelIterable
+
+from . import resolve
+from .pending import MISSING, Pending
+from .strategies import Strategy, ToAttr
+from .tasks import Fetch, Loader
+
+HopValues = dict[int, Any]
+
+
+def _groups(instances: Iterable[Model], key: Any) -> dict[Any, list[Model]]:
+    groups: dict[Any, list[Model]] = {}
+    for inst in instances:
+        groups.setdefault(key(inst), []).append(inst)
+    return groups
+
+
+def _distinct(objects: Iterable[Model]) -> list[Model]:
+    seen: set[int] = set()
+    out = []
+    for obj in objects:
+        if id(obj) not in seen:
+            seen.add(id(obj))
+            out.append(obj)
+    return out
+
+
+def _flatten(values: Iterable[Any]) -> list[Model]:
+    out: list[Model] = []
+    for value in values:
+        if isinstance(value, list):
+            out.extend(value)
+        elif value is not None:
+            out.append(value)
+    return out
+
+
+def split_prefetches(queryset: QuerySet[Any] | None) -> tuple[QuerySet[Any] | None, tuple[Any, ...]]:
+    """Take a queryset's own prefetch_related lookups off it: loaders run them."""
+    if queryset is None or not queryset._prefetch_related_lookups:
+        return queryset, ()
+    lookups = tuple(queryset._prefetch_related_lookups)
+    queryset = queryset._chain()
+    queryset._prefetch_related_lookups = ()
+    return queryset, lookups
+
+
+def load_hop(
+    instances: Sequence[Model],
+    strategy: Strategy,
+    pending: Pending,
+    queryset: QuerySet[Any] | None = None,
+    refresh: bool = False,
+) -> Loader[HopValues]:
+    """Load one relation on a batch; return ``{id(instance): value}`` (nothing written yet)."""
+    values: HopValues = {}
+    todo = []
+    for inst in instances:
+        value = pending.get(inst, strategy.key)
+        if value is not MISSING:
+            values[id(inst)] = value
+        elif refresh or strategy.needs_load(inst):
+            todo.append(inst)
+        else:
+            values[id(inst)] = strategy.read(inst)
+    if not todo:
+        return values
+    queryset, inner = split_prefetches(queryset)
+
+    def write(inst: Model, value: Any) -> None:
+        strategy.write(inst, value, queryset)
+
+    fetched_rows: list[Model] = []
+    for group in _groups(todo, lambda i: i._state.db).values():
+        fetched = yield from strategy.fetch(group, queryset, pending)
+        for inst in group:
+            value = fetched[id(inst)]
+            pending.add(inst, strategy.key, value, write)
+            values[id(inst)] = value
+        fetched_rows.extend(_flatten(fetched[id(i)] for i in group))
+    if inner:
+        yield from load_lookups(_distinct(fetched_rows), inner, pending)
+    return values
+
+
+def load_path(
+    instances: Sequence[Model],
+    path: str,
+    pending: Pending,
+    queryset: QuerySet[Any] | None = None,
+    to_attr: str | None = None,
+    refresh: bool = False,
+) -> Loader[list[HopValues]]:
+    """Load every hop of ``path`` on ``instances``; ``queryset``/``to_attr`` apply to the last."""
+    hops = resolve.split_path(path)
+    per_hop = []
+    current: list[Model] = list(instances)
+    for index, name in enumerate(hops):
+        last = index == len(hops) - 1
+        values: HopValues = {}
+        # Targets of a generic foreign key can be of several models.
+        for model, group in _groups(current, type).items():
+            strategy = resolve.strategy(model, name, path)
+            if last and to_attr:
+                strategy = ToAttr(strategy, to_attr)
+            hop = yield from load_hop(group, strategy, pending, queryset if last else None, refresh)
+            values.update(hop)
+        per_hop.append(values)
+        current = _distinct(_flatten(values[id(i)] for i in current))
+    return per_hop
+
+
+def end_value(root: Model, per_hop: list[HopValues]) -> Any:
+    """What ``R(root, path)`` returns: the object at the end, or the distinct list."""
+    current = [root]
+    many = False
+    for values in per_hop:
+        step = [values[id(obj)] for obj in current]
+        many = many or any(isinstance(v, list) for v in step)
+        current = _distinct(_flatten(step))
+    if many:
+        seen: set[Any] = set()
+        out = []
+        for obj in current:  # distinct by identity in the database, in load order
+            key = (obj._meta.concrete_model, obj.pk) if obj.pk is not None else id(obj)
+            if key not in seen:
+                seen.add(key)
+                out.append(obj)
+        return out
+    return current[0] if current else None
+
+
+def load_one(
+    instance: Model, path: str, queryset: QuerySet[Any] | None = None, refresh: bool = False
+) -> Loader[Any]:
+    """The loader behind ``R(instance, path)``."""
+    pending = Pending()
+    per_hop = yield from load_path([instance], path, pending, queryset, refresh=refresh)
+    pending.commit()
+    return end_value(instance, per_hop)
+
+
+def normalize_lookup(lookup: Any) -> tuple[str, QuerySet[Any] | None, str | None]:
+    """A ``str`` or ``Prefetch`` lookup as (path, queryset, to_attr)."""
+    if isinstance(lookup, Prefetch):
+        return lookup.prefetch_through, lookup.queryset, lookup.to_attr
+    if isinstance(lookup, str):
+        return lookup, None, None
+    raise TypeError(
+        f"Lookups must be relation paths (str) or Prefetch objects, got {type(lookup).__name__}."
+    )
+
+
+def load_lookups(instances: Sequence[Model], lookups: Iterable[Any], pending: Pending) -> Loader[None]:
+    """Load prefetch lookups on a batch into ``pending`` (no commit)."""
+    for lookup in lookups:
+        path, queryset, to_attr = normalize_lookup(lookup)
+        yield from load_path(instances, path, pending, queryset, to_attr)
+
+
+def prefetch_loader(source: Sequence[Model] | QuerySet[Any], lookups: Sequence[Any]) -> Loader[list[Model]]:
+    """The loader behind ``aprefetch()``/``prefetch()``: returns the instances."""
+    pending = Pending()
+    if isinstance(source, QuerySet):
+        if source._iterable_class is not ModelIterable:
+            raise TypeError("aprefetch()/prefetch() need model instances, not values() rows.")
+        queryset, inner = split_prefetches(source)
+        assert queryset is not None
+        instances: Sequence[Model] = yield Fetch(queryset)
+        lookups = (*inner, *lookups)
+    else:
+        instances = source
+    if instances:
+        yield from load_lookups(instances, lookups, pending)
+    pending.commit()
+    return list(instances)

@@ -1,0 +1,93 @@
+"""Relation names: from a model and a name (or a ``__`` path) to a strategy.
+
+A name is valid exactly when plain attribute access on the model reaches a relation
+descriptor (``book.author``, ``author.books``, ``author.book_set``): the class
+hierarchy is searched the way Python looks attributes up.  Unknown names raise
+``UnknownRelation`` with the valid names and a "did you mean", before any query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
+
+from ..errors import unknown_relation
+from ..kinds import RelationInfo, relation_info
+from .strategies import STRATEGIES, Strategy
+
+_relations: dict[type[Model], dict[str, RelationInfo]] = {}
+_strategies: dict[tuple[type[Model], str], Strategy] = {}
+
+
+def relations_of(model: type[Model]) -> dict[str, RelationInfo]:
+    """Every relation reachable as ``model.<name>``, by name."""
+    found = _relations.get(model)
+    if found is None:
+        found = {}
+        for klass in model.__mro__:
+            for name, attr in vars(klass).items():
+                if name not in found:
+                    info = relation_info(model, name, attr)
+                    if info is not None:
+                        found[name] = info
+        found = dict(sorted(found.items()))
+        if apps.ready:  # reverse accessors are still being added while apps load
+            _relations[model] = found
+    return found
+
+
+def _is_field(model: type[Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return any(f.attname == name for f in model._meta.concrete_fields)
+    return True
+
+
+def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
+    """The relation ``name`` of ``model``; UnknownRelation if there is none."""
+    found = relations_of(model)
+    info = found.get(name)
+    if info is None:
+        raise unknown_relation(
+            model, name, tuple(found), path=path, is_field=_is_field(model, name)
+        )
+    return info
+
+
+def strategy(model: type[Model], name: str, path: str = "") -> Strategy:
+    """The (cached) loading strategy for ``model.<name>``."""
+    key = (model, name)
+    found = _strategies.get(key)
+    if found is None:
+        info = relation(model, name, path)
+        found = STRATEGIES[info.kind](info)
+        if apps.ready:
+            _strategies[key] = found
+    return found
+
+
+def split_path(path: Any) -> list[str]:
+    """``"author__publisher"`` -> ``["author", "publisher"]``, with type and shape checks."""
+    if not isinstance(path, str):
+        raise TypeError(f"A relation path must be a str, got {type(path).__name__}.")
+    hops = path.split("__")
+    if not path or any(not hop for hop in hops):
+        raise ValueError(f"{path!r} is not a relation path such as \"author\" or \"author__publisher\".")
+    return hops
+
+
+def check_path(model: type[Model], path: str) -> list[RelationInfo]:
+    """Resolve every hop whose model is known statically (up to a generic foreign key)."""
+    infos = []
+    current: type[Model] | None = model
+    for hop in split_path(path):
+        if current is None:  # after a generic foreign key: checked once targets are known
+            break
+        info = relation(current, hop, path)
+        infos.append(info)
+        current = info.target
+    return infos

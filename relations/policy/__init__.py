@@ -1,0 +1,66 @@
+"""Policy: what happens when code reads a relation that is not loaded.
+
+Descriptors ask ``unloaded(info, instance)`` and then either see an exception or
+go on with Django's own lazy load.  The decision, in order:
+
+1. Inside a running event loop nothing loads implicitly: ``RelationNotLoaded``
+   (never Django's ``SynchronousOnlyOperation``), whatever the mode, unless
+   ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set, as Django itself allows.
+2. Historical models in migrations (``RunPython``) load lazily.
+3. The mode: ``with mode(...)``, else ``RELATIONS["MODELS"][label]``, else
+   ``RELATIONS["MODE"]``.
+4. Django's own code paths (the first caller frame outside the ORM is a ``django``
+   module other than the template engine) load lazily unless
+   ``RELATIONS["STRICT_FRAMEWORK"]`` is True.
+5. The mode's class decides: raise, warn then load, load, or raise for N+1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from django.db.models import Model
+
+from ..conf import config
+from ..errors import not_loaded
+from ..kinds import RelationInfo
+from .callsite import caller_frame, is_framework
+from .modes import MODE_CLASSES, Mode
+from .scope import mode, override
+
+__all__ = ["current_mode", "mode", "unloaded"]
+
+
+def current_mode(model: type[Model]) -> Mode:
+    """The mode in force for relations read on instances of ``model``."""
+    name = override.get()
+    if name is None:
+        cfg = config()
+        name = cfg.models.get(model._meta.label_lower)
+        if name is None and model._meta.proxy:
+            name = cfg.models.get(model._meta.concrete_model._meta.label_lower)
+        if name is None:
+            name = cfg.mode
+    return MODE_CLASSES[name]
+
+
+def unloaded(info: RelationInfo, instance: Model) -> None:
+    """Decide about reading ``info`` on ``instance`` while it is not loaded.
+
+    Returns to let Django's descriptor load it; raises ``RelationNotLoaded`` otherwise.
+    """
+    model = type(instance)
+    if asyncio._get_running_loop() is not None and not os.environ.get(
+        "DJANGO_ALLOW_ASYNC_UNSAFE"
+    ):
+        raise not_loaded(info, instance, "inside a running event loop nothing loads implicitly")
+    if model.__module__ == "__fake__":  # a historical model inside a migration
+        return
+    policy = current_mode(model)
+    if policy.name == "lazy":
+        return
+    caller = caller_frame()
+    if is_framework(caller) and not config().strict_framework:
+        return
+    policy.handle(info, instance, caller)
