@@ -37,18 +37,19 @@ TEMPLATES = [
 
 _backend = os.environ.get("RELATIONS_TEST_DB", "sqlite")
 _tmp = os.environ.get("RELATIONS_TEST_TMP", tempfile.gettempdir())
+_pg_name = os.environ.get("RELATIONS_TEST_PG_NAME", "relations")  # distinct per parallel run
 if _backend == "postgres":
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "relations",
+            "NAME": _pg_name,
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
         },
         "other": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "relations_other",
+            "NAME": f"{_pg_name}_other",
             "USER": os.environ.get("PGUSER", "postgres"),
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
