@@ -60,9 +60,7 @@ def strict_class(cls: type) -> type | None:
                 return ready_made
             made = _made.get(cls)
             if made is None:  # a third-party subclass keeps its own behaviour
-                made = _made[cls] = type(
-                    f"Strict{cls.__name__}", (guard, cls), {"__module__": __name__}
-                )
+                made = _made[cls] = type(f"Strict{cls.__name__}", (guard, cls), {"__module__": __name__})
             return made
     return None
 
@@ -73,7 +71,7 @@ def install_core() -> None:
     related.ForeignObject.related_accessor_class = StrictReverseManyToOneDescriptor
     related.OneToOneField.forward_related_accessor_class = StrictForwardOneToOneDescriptor
     related.OneToOneField.related_accessor_class = StrictReverseOneToOneDescriptor
-    related.ManyToManyDescriptor = StrictManyToManyDescriptor  # type: ignore[misc]
+    related.ManyToManyDescriptor = StrictManyToManyDescriptor  # type: ignore[misc,assignment]
 
 
 def install_generic() -> None:
@@ -84,18 +82,26 @@ def install_generic() -> None:
     from . import generic
 
     _GUARDS[:] = [
-        (generic.ReverseGenericManyToOneDescriptorBase, ToManyGuard, generic.StrictReverseGenericManyToOneDescriptor),
+        (
+            generic.ReverseGenericManyToOneDescriptorBase,
+            ToManyGuard,
+            generic.StrictReverseGenericManyToOneDescriptor,
+        ),
         *(g for g in _GUARDS if g[0] is not generic.ReverseGenericManyToOneDescriptorBase),
     ]
     if not any(g[0] is generic.GenericForeignKeyDescriptorBase for g in _GUARDS):
         _GUARDS.append(
-            (generic.GenericForeignKeyDescriptorBase, generic.GenericForeignGuard, generic.StrictGenericForeignKeyDescriptor)
+            (
+                generic.GenericForeignKeyDescriptorBase,
+                generic.GenericForeignGuard,
+                generic.StrictGenericForeignKeyDescriptor,
+            )
         )
     ct_fields.ReverseGenericManyToOneDescriptor = generic.StrictReverseGenericManyToOneDescriptor  # type: ignore[misc]
     if generic.GFK_FIELD_IS_DESCRIPTOR:
         _patch_gfk_field_class(ct_fields.GenericForeignKey)
     else:
-        ct_fields.GenericForeignKeyDescriptor = generic.StrictGenericForeignKeyDescriptor  # type: ignore[attr-defined]
+        ct_fields.GenericForeignKeyDescriptor = generic.StrictGenericForeignKeyDescriptor  # type: ignore[misc]
 
 
 def _patch_gfk_field_class(gfk_cls: Any) -> None:

@@ -131,9 +131,9 @@ class ToManyGuard:
         return guarded_manager_class(super().related_manager_cls, self)  # type: ignore[misc]
 
 
-class StrictReverseManyToOneDescriptor(ToManyGuard, ReverseManyToOneDescriptor):
+class StrictReverseManyToOneDescriptor(ToManyGuard, ReverseManyToOneDescriptor):  # type: ignore[type-arg]
     """``author.books``: the reverse side of a ForeignKey."""
 
 
-class StrictManyToManyDescriptor(ToManyGuard, ManyToManyDescriptor):
+class StrictManyToManyDescriptor(ToManyGuard, ManyToManyDescriptor):  # type: ignore[type-arg]
     """``book.tags`` and ``tag.books``: both sides of a ManyToManyField."""

@@ -38,21 +38,19 @@ class ReverseOneGuard:
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
         if (
-            instance is not None
-            and not self.related.is_cached(instance)
-            and instance._is_pk_set()
+            instance is not None and not self.related.is_cached(instance) and instance._is_pk_set()  # type: ignore[attr-defined]
         ):
             check(self, instance)
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 
-class StrictForwardManyToOneDescriptor(ForwardGuard, ForwardManyToOneDescriptor):
+class StrictForwardManyToOneDescriptor(ForwardGuard, ForwardManyToOneDescriptor):  # type: ignore[type-arg]
     """``book.author``: a ForeignKey, readable once loaded."""
 
 
-class StrictForwardOneToOneDescriptor(ForwardGuard, ForwardOneToOneDescriptor):
+class StrictForwardOneToOneDescriptor(ForwardGuard, ForwardOneToOneDescriptor):  # type: ignore[type-arg]
     """``profile.author`` and ``restaurant.place_ptr``: a OneToOneField, readable once loaded."""
 
 
-class StrictReverseOneToOneDescriptor(ReverseOneGuard, ReverseOneToOneDescriptor):
+class StrictReverseOneToOneDescriptor(ReverseOneGuard, ReverseOneToOneDescriptor):  # type: ignore[type-arg]
     """``author.profile``: the reverse side of a OneToOneField, readable once loaded."""

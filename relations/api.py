@@ -29,9 +29,7 @@ class RelationLoad(Generic[T]):
 
     __slots__ = ("instance", "path", "queryset", "refresh")
 
-    def __init__(
-        self, instance: Model, path: str, queryset: QuerySet[Any] | None, refresh: bool
-    ) -> None:
+    def __init__(self, instance: Model, path: str, queryset: QuerySet[Any] | None, refresh: bool) -> None:
         self.instance = instance
         self.path = path
         self.queryset = queryset
@@ -59,9 +57,7 @@ def _check_queryset(queryset: Any, target: type[Model] | None, path: str) -> Non
         raise TypeError(f"queryset= must be a QuerySet, got {type(queryset).__name__}.")
     if queryset._iterable_class is not ModelIterable:
         raise ValueError("queryset= cannot be a values() or values_list() queryset.")
-    if target is not None and (
-        queryset.model._meta.concrete_model is not target._meta.concrete_model
-    ):
+    if target is not None and (queryset.model._meta.concrete_model is not target._meta.concrete_model):
         raise ValueError(
             f'queryset= for "{path}" must be a queryset of {target.__name__}, '
             f"got one of {queryset.model.__name__}."
@@ -84,9 +80,7 @@ def R(  # noqa: N802 - the public name is fixed
     ``UnknownRelation`` here, before any query.
     """
     if not isinstance(instance, Model):
-        raise TypeError(
-            f"R() needs a model instance, got {type(instance).__name__}."
-        )
+        raise TypeError(f"R() needs a model instance, got {type(instance).__name__}.")
     infos = resolve.check_path(type(instance), path)
     full = len(infos) == len(resolve.split_path(path))
     _check_queryset(queryset, infos[-1].target if full else None, path)
@@ -108,9 +102,7 @@ def _prepare(instances: Any, lookups: tuple[Any, ...]) -> Any:
         source = list(instances)
         wrong = [i for i in source if not isinstance(i, Model)]
         if wrong:
-            raise TypeError(
-                f"aprefetch()/prefetch() need model instances, got {type(wrong[0]).__name__}."
-            )
+            raise TypeError(f"aprefetch()/prefetch() need model instances, got {type(wrong[0]).__name__}.")
         models = {type(i) for i in source}
     for lookup in lookups:
         path, queryset, _to_attr = normalize_lookup(lookup)
@@ -121,9 +113,7 @@ def _prepare(instances: Any, lookups: tuple[Any, ...]) -> Any:
     return source
 
 
-async def aprefetch(
-    instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]
-) -> list[Model]:
+async def aprefetch(instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]) -> list[Model]:
     """Load ``lookups`` on all ``instances`` with one query per hop, in async code.
 
     Lookups are relation paths or ``Prefetch`` objects, as for ``prefetch_related``.
@@ -134,9 +124,7 @@ async def aprefetch(
     return await run_async(prefetch_loader(source, lookups))
 
 
-def prefetch(
-    instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]
-) -> list[Model]:
+def prefetch(instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]) -> list[Model]:
     """The sync form of ``aprefetch()``: the same loader on the sync driver."""
     source = _prepare(instances, lookups)
     return run_sync(prefetch_loader(source, lookups))

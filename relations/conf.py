@@ -37,9 +37,7 @@ class Config:
 
 def _check_mode(value: Any, where: str) -> str:
     if value not in MODES:
-        raise ImproperlyConfigured(
-            f"{where} is {value!r}; expected one of: {', '.join(MODES)}."
-        )
+        raise ImproperlyConfigured(f"{where} is {value!r}; expected one of: {', '.join(MODES)}.")
     return str(value)
 
 
@@ -48,9 +46,7 @@ def parse(raw: Any) -> Config:
     if raw is None:
         return Config()
     if not isinstance(raw, dict):
-        raise ImproperlyConfigured(
-            f"RELATIONS must be a dict, got {type(raw).__name__}."
-        )
+        raise ImproperlyConfigured(f"RELATIONS must be a dict, got {type(raw).__name__}.")
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
         raise ImproperlyConfigured(
@@ -59,9 +55,7 @@ def parse(raw: Any) -> Config:
     mode = _check_mode(raw.get("MODE", "raise"), 'RELATIONS["MODE"]')
     models_raw = raw.get("MODELS", {})
     if not isinstance(models_raw, dict):
-        raise ImproperlyConfigured(
-            'RELATIONS["MODELS"] must map "app_label.ModelName" to a mode.'
-        )
+        raise ImproperlyConfigured('RELATIONS["MODELS"] must map "app_label.ModelName" to a mode.')
     models = {}
     for label, value in models_raw.items():
         if not isinstance(label, str) or label.count(".") != 1:
@@ -77,8 +71,7 @@ def parse(raw: Any) -> Config:
         )
     if driver not in ASYNC_DRIVERS:
         raise ImproperlyConfigured(
-            f'RELATIONS["ASYNC_DRIVER"] is {driver!r}; expected one of: '
-            f"{', '.join(ASYNC_DRIVERS)}."
+            f'RELATIONS["ASYNC_DRIVER"] is {driver!r}; expected one of: {", ".join(ASYNC_DRIVERS)}.'
         )
     strict = raw.get("STRICT_FRAMEWORK", False)
     if not isinstance(strict, bool):

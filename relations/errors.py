@@ -26,7 +26,7 @@ except ImportError:  # Django 5.2
     _Blocked = FieldError  # type: ignore[misc,assignment]
 
 
-class RelationNotLoaded(_Blocked):  # type: ignore[misc,valid-type]
+class RelationNotLoaded(_Blocked):
     """Reading a relation that is not loaded would run a hidden query.
 
     Subclasses ``django.core.exceptions.FieldFetchBlocked`` on Django >= 6.1 (so code
@@ -104,8 +104,7 @@ def not_loaded_message(info: RelationInfo, instance: Model, reason: str) -> str:
         f"{model.__name__}.{name} is not loaded on {describe_instance(instance)}: "
         f"reading it would run a hidden query, which is blocked ({reason}).",
         f"{model.__name__}.{name} is {info.describe()}. Load it explicitly:",
-        f'  - in the queryset that fetches {model.__name__} rows: '
-        f'.{info.kind.fix_method}("{name}")',
+        f'  - in the queryset that fetches {model.__name__} rows: .{info.kind.fix_method}("{name}")',
         f'  - on this instance, in async code: await {var}.R("{name}")'
         f'  (in sync code: {var}.R("{name}").sync())',
         f'  - on a list of instances: await aprefetch({var}_list, "{name}")',

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
-
 from functools import cache
+from typing import Any
 
 from django.db.models import Model
 from django.db.models.fields.related_descriptors import (
@@ -21,7 +20,6 @@ from django.db.models.fields.related_descriptors import (
     ReverseManyToOneDescriptor,
     ReverseOneToOneDescriptor,
 )
-
 
 
 @cache
@@ -86,6 +84,7 @@ _JOINABLE = frozenset(
         Kind.REVERSE_ONE_TO_ONE,
     }
 )
+
 
 def kind_of(descriptor: Any) -> Kind | None:
     """The kind of relation ``descriptor`` manages, or None if it is no relation."""
@@ -189,5 +188,5 @@ def attribute_name(descriptor: Any) -> str:
     if kind is Kind.REVERSE_FOREIGN_KEY or kind is Kind.REVERSE_MANY_TO_MANY:
         return descriptor.rel.accessor_name  # type: ignore[no-any-return]
     if kind is Kind.GENERIC_FOREIGN_KEY:
-        return gfk_field(descriptor).name
+        return str(gfk_field(descriptor).name)
     return descriptor.field.name  # type: ignore[no-any-return]

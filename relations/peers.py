@@ -67,7 +67,7 @@ def _join_related(obj: Model, groups: dict[tuple[str, ...], PeerGroup], path: tu
 
 
 def _tracking(original: Callable[[Any], Iterator[Model]]) -> Callable[[Any], Iterator[Model]]:
-    def __iter__(self: Any) -> Iterator[Model]:
+    def tracked_iter(self: Any) -> Iterator[Model]:
         group = PeerGroup()
         related_groups: dict[tuple[str, ...], PeerGroup] = {}
         select_related = bool(getattr(getattr(self.queryset, "query", None), "select_related", False))
@@ -77,12 +77,13 @@ def _tracking(original: Callable[[Any], Iterator[Model]]) -> Callable[[Any], Ite
                 _join_related(obj, related_groups, ())
             yield obj
 
-    __iter__.__wrapped__ = original  # type: ignore[attr-defined]
-    return __iter__
+    tracked_iter.__wrapped__ = original  # type: ignore[attr-defined]
+    return tracked_iter
 
 
 def install() -> None:
     """Wrap Django's model iterables (idempotent)."""
+    iterable: Any
     for iterable in (ModelIterable, RawModelIterable):
         if not hasattr(iterable.__iter__, "__wrapped__"):
-            iterable.__iter__ = _tracking(iterable.__iter__)  # type: ignore[method-assign]
+            iterable.__iter__ = _tracking(iterable.__iter__)

@@ -96,7 +96,7 @@ def gfk_needs_query(field: Any, instance: Model) -> bool:
         return False  # loaded, and nothing was found
     # Django re-fetches when the cached object no longer matches the columns.
     ct = field.get_content_type(obj=cached, using=instance._state.db)
-    return ct.id != ct_id or cached._meta.pk.to_python(pk_val) != cached.pk
+    return bool(ct.id != ct_id or cached._meta.pk.to_python(pk_val) != cached.pk)
 
 
 def needs_query(info: RelationInfo, instance: Model) -> bool:
@@ -109,4 +109,4 @@ def needs_query(info: RelationInfo, instance: Model) -> bool:
     if kind in (Kind.FORWARD_FOREIGN_KEY, Kind.FORWARD_ONE_TO_ONE, Kind.PARENT_LINK):
         return forward_needs_query(info.descriptor.field, instance)
     # Reverse one-to-one and to-many: without a primary key Django answers alone.
-    return bool(instance._is_pk_set())
+    return bool(instance._is_pk_set())  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ async def drive(loader: Loader[T], execute: Execute) -> T:
             return stop.value  # type: ignore[no-any-return]
         try:
             result = await execute(task)
-        except BaseException as exc:  # noqa: BLE001 - the loader decides, then it propagates
+        except BaseException as exc:
             error, result = exc, None
 
 

@@ -41,7 +41,7 @@ def for_models(db: str, models: Iterable[type[Model]], for_concrete_model: bool)
     """Make ``get_for_model(m, for_concrete_model)`` a cache hit for every model."""
     keys = set()
     for model in models:
-        opts = model._meta.concrete_model._meta if for_concrete_model else model._meta
+        opts = (model._meta.concrete_model or model)._meta if for_concrete_model else model._meta
         if not _cached(db, (opts.app_label, opts.model_name)):
             keys.add((opts.app_label, opts.model_name))
     if keys:

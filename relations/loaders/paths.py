@@ -51,12 +51,13 @@ def _flatten(values: Iterable[Any]) -> list[Model]:
 
 def split_prefetches(queryset: QuerySet[Any] | None) -> tuple[QuerySet[Any] | None, tuple[Any, ...]]:
     """Take a queryset's own prefetch_related lookups off it: loaders run them."""
-    if queryset is None or not queryset._prefetch_related_lookups:
+    qs: Any = queryset
+    if qs is None or not qs._prefetch_related_lookups:
         return queryset, ()
-    lookups = tuple(queryset._prefetch_related_lookups)
-    queryset = queryset._chain()
-    queryset._prefetch_related_lookups = ()
-    return queryset, lookups
+    lookups = tuple(qs._prefetch_related_lookups)
+    qs = qs._chain()
+    qs._prefetch_related_lookups = ()
+    return qs, lookups
 
 
 def load_hop(
@@ -160,9 +161,7 @@ def normalize_lookup(lookup: Any) -> tuple[str, QuerySet[Any] | None, str | None
         return lookup.prefetch_through, lookup.queryset, lookup.to_attr
     if isinstance(lookup, str):
         return lookup, None, None
-    raise TypeError(
-        f"Lookups must be relation paths (str) or Prefetch objects, got {type(lookup).__name__}."
-    )
+    raise TypeError(f"Lookups must be relation paths (str) or Prefetch objects, got {type(lookup).__name__}.")
 
 
 def load_lookups(instances: Sequence[Model], lookups: Iterable[Any], pending: Pending) -> Loader[None]:

@@ -52,9 +52,7 @@ def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
     found = relations_of(model)
     info = found.get(name)
     if info is None:
-        raise unknown_relation(
-            model, name, tuple(found), path=path, is_field=_is_field(model, name)
-        )
+        raise unknown_relation(model, name, tuple(found), path=path, is_field=_is_field(model, name))
     return info
 
 
@@ -76,7 +74,7 @@ def split_path(path: Any) -> list[str]:
         raise TypeError(f"A relation path must be a str, got {type(path).__name__}.")
     hops = path.split("__")
     if not path or any(not hop for hop in hops):
-        raise ValueError(f"{path!r} is not a relation path such as \"author\" or \"author__publisher\".")
+        raise ValueError(f'{path!r} is not a relation path such as "author" or "author__publisher".')
     return hops
 
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
-from django.db.models.fields.related_descriptors import _filter_prefetch_queryset
+from django.db.models.fields.related_descriptors import (  # type: ignore[attr-defined]
+    _filter_prefetch_queryset,
+)
 
 from .. import state
 from ..kinds import Kind, RelationInfo, gfk_field
@@ -53,6 +55,13 @@ def match(
     return values
 
 
+def routed(queryset: Any, instance: Model) -> Any:
+    """A private copy of ``queryset`` routed as Django's descriptors route: by instance hint."""
+    queryset = queryset._chain()
+    queryset._add_hints(instance=instance)
+    return queryset
+
+
 class Strategy:
     """Loading of one relation; subclasses implement one relation kind each."""
 
@@ -60,7 +69,8 @@ class Strategy:
 
     def __init__(self, info: RelationInfo) -> None:
         self.info = info
-        self.key = id(info.descriptor)
+        # Pending values are keyed by relation identity (shared by MTI children, proxies).
+        self.key: Any = id(info.descriptor)
 
     def needs_load(self, instance: Model) -> bool:
         return state.needs_query(self.info, instance)
@@ -71,7 +81,9 @@ class Strategy:
         except ObjectDoesNotExist:  # a reverse one-to-one with no row
             return None
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         raise NotImplementedError
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:
@@ -81,7 +93,9 @@ class Strategy:
 class Forward(Strategy):
     """Forward foreign key, one-to-one field, and multi-table inheritance parent link."""
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         field = self.info.descriptor.field
         attnames = [f.attname for f in field.local_related_fields]
         columns: dict[int, tuple[Any, ...]] = {}
@@ -108,21 +122,21 @@ class Forward(Strategy):
         values: Values = {id(i): None for i in instances}
         if not keyed:
             return values
-        if queryset is None:
-            queryset = field.remote_field.model._base_manager.all()
-        queryset = queryset._chain()
-        queryset._add_hints(instance=keyed[0])
+        qs = routed(
+            queryset if queryset is not None else field.remote_field.model._base_manager.all(),
+            keyed[0],
+        )
         if field.remote_field.hidden or len(field.foreign_related_fields) == 1:
             name = field.foreign_related_fields[0].name
-            query = {f"{name}__in": {instance_key(i)[0] for i in keyed}}
+            query: dict[str, Any] = {f"{name}__in": {instance_key(i)[0] for i in keyed}}
         else:
             query = {f"{field.related_query_name()}__in": keyed}
-        rows = yield Fetch(queryset.filter(**query))
+        rows = yield Fetch(qs.filter(**query))
         values.update(match(rows, keyed, field.get_foreign_related_value, instance_key, True))
         return values
 
     def _write_columns(self, instance: Model, columns: tuple[Any, ...]) -> None:
-        for f, value in zip(self.info.descriptor.field.local_related_fields, columns):
+        for f, value in zip(self.info.descriptor.field.local_related_fields, columns, strict=True):
             instance.__dict__[f.attname] = value
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:
@@ -135,13 +149,15 @@ class Forward(Strategy):
 class ReverseOne(Strategy):
     """Reverse side of a one-to-one field."""
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         related = self.info.descriptor.related
-        if queryset is None:
-            queryset = related.related_model._base_manager.all()
-        queryset = queryset._chain()
-        queryset._add_hints(instance=instances[0])
-        rows = yield Fetch(queryset.filter(**{f"{related.field.name}__in": instances}))
+        qs = routed(
+            queryset if queryset is not None else related.related_model._base_manager.all(),
+            instances[0],
+        )
+        rows = yield Fetch(qs.filter(**{f"{related.field.name}__in": instances}))
         return match(
             rows,
             instances,
@@ -180,15 +196,17 @@ class Many(Strategy):
 class ReverseMany(Many):
     """Reverse side of a foreign key (``author.books``)."""
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         field = self.info.descriptor.rel.field
-        if queryset is None:
-            # What the related manager's super().get_queryset() gives: the related
-            # model's default manager (soft-delete managers keep filtering).
-            queryset = field.model._default_manager.all()
-        queryset = queryset._chain()
-        queryset._add_hints(instance=instances[0])
-        rows = yield Fetch(_filter_prefetch_queryset(queryset, field.name, instances))
+        # Without queryset=: what the related manager's super().get_queryset() gives,
+        # the related model's default manager (soft-delete managers keep filtering).
+        qs = routed(
+            queryset if queryset is not None else field.model._default_manager.all(),
+            instances[0],
+        )
+        rows = yield Fetch(_filter_prefetch_queryset(qs, field.name, instances))
         return match(
             rows,
             instances,
@@ -212,10 +230,12 @@ class ManagerPrefetch(Many):
         """Queries the manager needs before it can be built (none here)."""
         yield from ()
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         yield from self.prepare(instances)
         manager = getattr(instances[0], self.info.name)
-        querysets = [queryset._chain()] if queryset is not None else None
+        querysets = [cast(Any, queryset)._chain()] if queryset is not None else None
         qs, row_key, instance_key, _single, _cache, _is_descriptor = manager.get_prefetch_querysets(
             list(instances), querysets
         )
@@ -241,7 +261,9 @@ class GenericForeign(Strategy):
     def read(self, instance: Model) -> Any:
         return getattr(instance, self.info.name)
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         field = gfk_field(self.info.descriptor)
         ct_attname = field.model._meta.get_field(field.ct_field).attname
         db = instances[0]._state.db or "default"
@@ -263,7 +285,7 @@ class GenericForeign(Strategy):
             pk = model._meta.pk
             keys = {pk.to_python(getattr(i, field.fk_field)) for i in group}
             if queryset is not None and queryset.model._meta.concrete_model is model._meta.concrete_model:
-                qs = queryset._chain()
+                qs = cast(Any, queryset)._chain()
             else:
                 qs = model._base_manager.db_manager(db).all()
             rows = yield Fetch(qs.filter(pk__in=keys))
@@ -307,7 +329,9 @@ class ToAttr(Strategy):
     def read(self, instance: Model) -> Any:
         return instance.__dict__[self.to_attr]
 
-    def fetch(self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending) -> Loader[Values]:
+    def fetch(
+        self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
+    ) -> Loader[Values]:
         return self.inner.fetch(instances, queryset, pending)
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:

@@ -38,8 +38,9 @@ def current_mode(model: type[Model]) -> Mode:
     if name is None:
         cfg = config()
         name = cfg.models.get(model._meta.label_lower)
-        if name is None and model._meta.proxy:
-            name = cfg.models.get(model._meta.concrete_model._meta.label_lower)
+        concrete = model._meta.concrete_model
+        if name is None and concrete is not None and concrete is not model:
+            name = cfg.models.get(concrete._meta.label_lower)
         if name is None:
             name = cfg.mode
     return MODE_CLASSES[name]
@@ -51,9 +52,7 @@ def unloaded(info: RelationInfo, instance: Model) -> None:
     Returns to let Django's descriptor load it; raises ``RelationNotLoaded`` otherwise.
     """
     model = type(instance)
-    if asyncio._get_running_loop() is not None and not os.environ.get(
-        "DJANGO_ALLOW_ASYNC_UNSAFE"
-    ):
+    if asyncio._get_running_loop() is not None and not os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
         raise not_loaded(info, instance, "inside a running event loop nothing loads implicitly")
     if model.__module__ == "__fake__":  # a historical model inside a migration
         return
