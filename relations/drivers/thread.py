@@ -9,15 +9,12 @@ tasks or during one writes nothing.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from ..loaders.tasks import Loader, Task
-from .core import drive
+from ..loaders.tasks import Task
 from .sync import evaluate
-
-T = TypeVar("T")
 
 _evaluate_in_thread = sync_to_async(evaluate, thread_sensitive=True)
 
@@ -25,8 +22,3 @@ _evaluate_in_thread = sync_to_async(evaluate, thread_sensitive=True)
 async def execute(task: Task) -> list[Any]:
     """Run one task on Django's connection in asgiref's thread."""
     return await _evaluate_in_thread(task)
-
-
-async def run(loader: Loader[T]) -> T:
-    """Run ``loader`` to completion from async code."""
-    return await drive(loader, execute)

@@ -9,9 +9,9 @@ go on with Django's own lazy load.  The decision, in order:
 2. Historical models in migrations (``RunPython``) load lazily.
 3. The mode: ``with mode(...)``, else ``RELATIONS["MODELS"][label]``, else
    ``RELATIONS["MODE"]``.
-4. Django's own code paths (the first caller frame outside the ORM is a ``django``
-   module other than the template engine) load lazily unless
-   ``RELATIONS["STRICT_FRAMEWORK"]`` is True.
+4. Django's own code paths (a framework package such as the admin, forms,
+   serializers or the deletion collector is on the stack: see ``callsite``) load
+   lazily unless ``RELATIONS["STRICT_FRAMEWORK"]`` is True.
 5. The mode's class decides: raise, warn then load, load, or raise for N+1 only.
 """
 

@@ -1,9 +1,17 @@
 """Who is reading a relation: user code, or Django's own framework code?
 
-The answer decides whether the default settings let a lazy load through (Django's
-admin, forms, serializers and deletion collector must keep working) and names the
-line to fix in warnings.  Only the slow path (a relation that is not loaded) walks
-the stack, so loaded reads cost nothing here.
+The answer decides whether the default settings let a lazy load through, and names
+the line to blame in warnings.  Only the slow path (a relation that is not loaded)
+walks the stack, so loaded reads cost nothing here.
+
+The rule: an access is a *framework access* when one of Django's framework packages
+(the admin, auth, forms, serializers, the deletion collector, model methods such as
+``refresh_from_db``/``delete``/``full_clean``, migrations) is running anywhere on the
+stack.  That includes user code the framework calls, such as a ``__str__`` that the
+admin renders or a ``clean()`` that a ModelForm runs, since such code is part of
+what makes the framework work.  Request handling, views and the template engine are
+not framework packages: a template or a view reading ``book.author`` is the user's
+N+1.
 """
 
 from __future__ import annotations
@@ -23,29 +31,37 @@ _PLUMBING = (
     "django.utils.functional",
     "asgiref",
 )
-# Django packages that run the user's code on the user's behalf: a template that
-# reads ``book.author`` is the user's N+1, not Django's.
-_USER_FACING = ("django.template", "django.templatetags")
+FRAMEWORK = (
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.forms",
+    "django.core.serializers",
+    "django.db.models.base",
+    "django.db.models.deletion",
+    "django.db.migrations",
+)
 
 
 def _within(module: str, packages: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
+def _module(frame: FrameType) -> str:
+    return str(frame.f_globals.get("__name__", ""))
+
+
 def caller_frame() -> FrameType | None:
-    """The first frame outside the ORM plumbing and this library."""
+    """The first frame outside the ORM plumbing and this library: the line to blame."""
     frame: FrameType | None = sys._getframe(1)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not _within(module, _PLUMBING):
-            return frame
+    while frame is not None and _within(_module(frame), _PLUMBING):
         frame = frame.f_back
-    return None
+    return frame
 
 
 def is_framework(frame: FrameType | None) -> bool:
-    """True when ``frame`` is Django's own code (admin, forms, serializers, ...)."""
-    if frame is None:
-        return False
-    module = frame.f_globals.get("__name__", "")
-    return _within(module, ("django",)) and not _within(module, _USER_FACING)
+    """True when a Django framework package is running at or above ``frame``."""
+    while frame is not None:
+        if _within(_module(frame), FRAMEWORK):
+            return True
+        frame = frame.f_back
+    return False
