@@ -14,7 +14,7 @@ from django.contrib.contenttypes import fields as ct_fields
 from django.db.models import Model
 
 from relations.kinds import generic_classes, gfk_field
-from relations.state import gfk_needs_query
+from relations.state import gfk_needs_query, points_nowhere
 
 from .guard import check
 from .to_many import ToManyGuard
@@ -26,8 +26,13 @@ class GenericForeignGuard:
     """Mixin for the generic foreign key descriptor (or, on 5.2, field)."""
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        if instance is not None and gfk_needs_query(gfk_field(self), instance):
-            check(self, instance)
+        if instance is not None:
+            field = gfk_field(self)
+            if not field.is_cached(instance) and points_nowhere(field, instance):
+                # Django would still run "WHERE pk IS NULL"; the answer is known.
+                return None
+            if gfk_needs_query(field, instance):
+                check(self, instance)
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 

@@ -9,7 +9,8 @@ checks the policy when it is iterated, counted, tested or measured in sync code.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from functools import cached_property
 from typing import Any
 
@@ -20,6 +21,10 @@ from django.db.models.fields.related_descriptors import (
 )
 
 from .guard import check
+
+# Set while a manager method that already asked the policy runs Django's own code,
+# so the queryset it evaluates does not ask (and warn) a second time.
+_asked: ContextVar[bool] = ContextVar("relations_asked", default=False)
 
 
 class GuardedQuerySet:
@@ -34,7 +39,7 @@ class GuardedQuerySet:
     _result_cache: Any
 
     def _relations_check(self) -> None:
-        if self._result_cache is None:
+        if self._result_cache is None and not _asked.get():
             check(*self._relations_guard)
 
     def _fetch_all(self) -> None:
@@ -49,9 +54,11 @@ class GuardedQuerySet:
         self._relations_check()
         return super().exists()  # type: ignore[misc,no-any-return]
 
-    def iterator(self, *args: Any, **kwargs: Any) -> Any:
+    def iterator(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        if self._result_cache is not None:  # loaded: iterating it costs nothing
+            return iter(self._result_cache)
         self._relations_check()
-        return super().iterator(*args, **kwargs)  # type: ignore[misc]
+        return super().iterator(*args, **kwargs)  # type: ignore[misc,no-any-return]
 
     def _plain(self) -> QuerySet[Any]:
         plain = self._relations_base.__new__(self._relations_base)
@@ -106,6 +113,23 @@ class GuardedManager:
         if queryset._result_cache is None:  # not prefetched
             guard_queryset(queryset, self._relations_descriptor[0], self.instance)
         return queryset  # type: ignore[no-any-return]
+
+    def _ask_then(self, method: str) -> Any:
+        # Many-to-many managers count and test existence on the through table
+        # without evaluating get_queryset(): ask the policy here for them.
+        if self.get_queryset()._result_cache is None:
+            check(self._relations_descriptor[0], self.instance)
+        token = _asked.set(True)
+        try:
+            return getattr(super(), method)()
+        finally:
+            _asked.reset(token)
+
+    def count(self) -> int:
+        return int(self._ask_then("count"))
+
+    def exists(self) -> bool:
+        return bool(self._ask_then("exists"))
 
     def __call__(self, *, manager: str) -> Any:
         # ``author.books(manager="objects")`` builds a new manager class in Django.

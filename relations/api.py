@@ -6,8 +6,8 @@ query (bad input raises and changes nothing), then hands a loader to a driver.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Coroutine, Generator, Iterable
+from typing import Any, TypeVar
 
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
@@ -20,20 +20,22 @@ from .loaders.tasks import Loader
 T = TypeVar("T")
 
 
-class RelationLoad(Generic[T]):
+class RelationLoad(Coroutine[Any, Any, T]):
     """A pending relation load: ``await`` it in async code, or call ``.sync()``.
 
-    Nothing runs until then, and it can be run more than once (an already loaded
-    relation costs no query the second time).
+    Nothing runs until then.  It is a coroutine, so ``asyncio.create_task()`` and
+    ``TaskGroup.create_task()`` take it as well as ``await`` and ``gather()`` do;
+    each ``await`` runs the load anew (an already loaded relation costs no query).
     """
 
-    __slots__ = ("instance", "path", "queryset", "refresh")
+    __slots__ = ("_coroutine", "instance", "path", "queryset", "refresh")
 
-    def __init__(self, instance: Model, path: str, queryset: QuerySet[Any] | None, refresh: bool) -> None:
+    def __init__(self, instance: Model, path: str, queryset: Any, refresh: bool) -> None:
         self.instance = instance
         self.path = path
         self.queryset = queryset
         self.refresh = refresh
+        self._coroutine: Coroutine[Any, Any, T] | None = None
 
     def loader(self) -> Loader[T]:
         """The sans-I/O loader behind this load (for drivers and tests)."""
@@ -41,6 +43,24 @@ class RelationLoad(Generic[T]):
 
     def __await__(self) -> Generator[Any, None, T]:
         return run_async(self.loader()).__await__()
+
+    # The coroutine protocol, for event loops that drive it step by step.  The inner
+    # coroutine exists only once a task drives it, so ``.sync()`` callers never
+    # leave a "coroutine was never awaited" warning behind.
+    def _driven(self) -> Coroutine[Any, Any, T]:
+        if self._coroutine is None:
+            self._coroutine = run_async(self.loader())
+        return self._coroutine
+
+    def send(self, value: Any) -> Any:
+        return self._driven().send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._driven().throw(*args)
+
+    def close(self) -> None:
+        if self._coroutine is not None:
+            self._coroutine.close()
 
     def sync(self) -> T:
         """Load in sync code, on Django's connection in this thread."""
@@ -52,6 +72,10 @@ class RelationLoad(Generic[T]):
 
 def _check_queryset(queryset: Any, target: type[Model] | None, path: str) -> None:
     if queryset is None:
+        return
+    if isinstance(queryset, list):  # GenericPrefetch: one queryset per target model
+        for qs in queryset:
+            _check_queryset(qs, None, path)
         return
     if not isinstance(queryset, QuerySet):
         raise TypeError(f"queryset= must be a QuerySet, got {type(queryset).__name__}.")

@@ -95,14 +95,15 @@ def variable_name(model: type[Model]) -> str:
     return model._meta.model_name or model.__name__.lower()
 
 
-def not_loaded_message(info: RelationInfo, instance: Model, reason: str) -> str:
-    """The message of RelationNotLoaded: what, on which instance, why, and the fixes."""
+def not_loaded_message(info: RelationInfo, instance: Model, reason: str, *, blocked: bool = True) -> str:
+    """The message of RelationNotLoaded (or, not ``blocked``, of the warn-mode warning):
+    what, on which instance, why, and the fixes."""
     model = type(instance)
     var = variable_name(model)
     name = info.name
     lines = [
         f"{model.__name__}.{name} is not loaded on {describe_instance(instance)}: "
-        f"reading it would run a hidden query, which is blocked ({reason}).",
+        f"reading it would run a hidden query, which is {'blocked' if blocked else 'allowed'} ({reason}).",
         f"{model.__name__}.{name} is {info.describe()}. Load it explicitly:",
         f'  - in the queryset that fetches {model.__name__} rows: .{info.kind.fix_method}("{name}")',
         f'  - on this instance, in async code: await {var}.R("{name}")'

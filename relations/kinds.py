@@ -76,11 +76,13 @@ _TO_MANY = frozenset(
         Kind.GENERIC_RELATION,
     }
 )
+# A parent link is not among them: Django always joins the parent's columns and
+# ignores select_related() on the link; what loads it once they are deferred is
+# prefetch_related().
 _JOINABLE = frozenset(
     {
         Kind.FORWARD_FOREIGN_KEY,
         Kind.FORWARD_ONE_TO_ONE,
-        Kind.PARENT_LINK,
         Kind.REVERSE_ONE_TO_ONE,
     }
 )

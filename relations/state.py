@@ -80,15 +80,24 @@ def forward_needs_query(field: Any, instance: Model) -> bool:
     return True
 
 
+def points_nowhere(field: Any, instance: Model) -> bool:
+    """Generic foreign key whose content type or object id is NULL (and not deferred)."""
+    ct_attname = field.model._meta.get_field(field.ct_field).attname
+    values = instance.__dict__
+    if ct_attname not in values or field.fk_field not in values:
+        return False
+    return values[ct_attname] is None or values[field.fk_field] is None
+
+
 def gfk_needs_query(field: Any, instance: Model) -> bool:
-    """Generic foreign key: would ``__get__`` query?"""
+    """Generic foreign key: would ``__get__`` query (for an object that may exist)?"""
     ct_attname = field.model._meta.get_field(field.ct_field).attname
     if ct_attname not in instance.__dict__ or field.fk_field not in instance.__dict__:
         return True
+    if points_nowhere(field, instance):
+        return False
     ct_id = getattr(instance, ct_attname)
     pk_val = getattr(instance, field.fk_field)
-    if ct_id is None or pk_val is None:
-        return False
     if not field.is_cached(instance):
         return True
     cached = field.get_cached_value(instance)
@@ -108,5 +117,8 @@ def needs_query(info: RelationInfo, instance: Model) -> bool:
         return False
     if kind in (Kind.FORWARD_FOREIGN_KEY, Kind.FORWARD_ONE_TO_ONE, Kind.PARENT_LINK):
         return forward_needs_query(info.descriptor.field, instance)
-    # Reverse one-to-one and to-many: without a primary key Django answers alone.
+    if kind is Kind.GENERIC_RELATION:
+        return True  # Django queries even without a primary key ("object_id IS NULL")
+    # Reverse one-to-one and to-many: without a primary key Django answers alone
+    # (None, or its own ValueError for a to-many manager).
     return bool(instance._is_pk_set())  # type: ignore[attr-defined]

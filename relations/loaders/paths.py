@@ -74,13 +74,15 @@ def load_hop(
         value = pending.get(inst, strategy.key)
         if value is not MISSING:
             values[id(inst)] = value
-        elif refresh or strategy.needs_load(inst):
+        elif strategy.needs_load(inst, refresh):
             todo.append(inst)
         else:
             values[id(inst)] = strategy.read(inst)
     if not todo:
         return values
-    queryset, inner = split_prefetches(queryset)
+    inner: tuple[Any, ...] = ()
+    if isinstance(queryset, QuerySet):
+        queryset, inner = split_prefetches(queryset)
 
     def write(inst: Model, value: Any) -> None:
         strategy.write(inst, value, queryset)
@@ -113,11 +115,15 @@ def load_path(
     for index, name in enumerate(hops):
         last = index == len(hops) - 1
         values: HopValues = {}
-        # Targets of a generic foreign key can be of several models.
+        # Targets of a generic foreign key can be of several models, while proxies
+        # and MTI children share their parent's relation: one batch per relation.
+        batches: dict[Any, tuple[Strategy, list[Model]]] = {}
         for model, group in _groups(current, type).items():
             strategy = resolve.strategy(model, name, path)
             if last and to_attr:
                 strategy = ToAttr(strategy, to_attr)
+            batches.setdefault(strategy.key, (strategy, []))[1].extend(group)
+        for strategy, group in batches.values():
             hop = yield from load_hop(group, strategy, pending, queryset if last else None, refresh)
             values.update(hop)
         per_hop.append(values)
@@ -155,10 +161,14 @@ def load_one(
     return end_value(instance, per_hop)
 
 
-def normalize_lookup(lookup: Any) -> tuple[str, QuerySet[Any] | None, str | None]:
-    """A ``str`` or ``Prefetch`` lookup as (path, queryset, to_attr)."""
+def normalize_lookup(lookup: Any) -> tuple[str, Any, str | None]:
+    """A ``str``, ``Prefetch`` or ``GenericPrefetch`` lookup as (path, queryset(s), to_attr).
+
+    A GenericPrefetch gives a list of querysets, one per target model.
+    """
     if isinstance(lookup, Prefetch):
-        return lookup.prefetch_through, lookup.queryset, lookup.to_attr
+        querysets = getattr(lookup, "querysets", None)  # GenericPrefetch
+        return lookup.prefetch_through, querysets or lookup.queryset, lookup.to_attr
     if isinstance(lookup, str):
         return lookup, None, None
     raise TypeError(f"Lookups must be relation paths (str) or Prefetch objects, got {type(lookup).__name__}.")

@@ -72,7 +72,10 @@ class Strategy:
         # Pending values are keyed by relation identity (shared by MTI children, proxies).
         self.key: Any = id(info.descriptor)
 
-    def needs_load(self, instance: Model) -> bool:
+    def needs_load(self, instance: Model, refresh: bool = False) -> bool:
+        """Does ``instance`` need a query (``refresh``: even if loaded)?"""
+        if refresh and (not self.info.many or instance._is_pk_set()):  # type: ignore[attr-defined]
+            return True
         return state.needs_query(self.info, instance)
 
     def read(self, instance: Model) -> Any:
@@ -187,7 +190,12 @@ class Many(Strategy):
             instance._prefetched_objects_cache = {}  # type: ignore[attr-defined]
         instance._prefetched_objects_cache.pop(cache_name, None)  # type: ignore[attr-defined]
         manager = getattr(instance, self.info.name)
-        qs = manager._apply_rel_filters(queryset) if queryset is not None else manager.get_queryset()
+        # _apply_rel_filters() changes its argument in place on Django 6.1: a copy each.
+        qs = (
+            manager._apply_rel_filters(cast(Any, queryset)._chain())
+            if queryset is not None
+            else manager.get_queryset()
+        )
         qs._result_cache = list(value)
         qs._prefetch_done = True
         instance._prefetched_objects_cache[cache_name] = qs  # type: ignore[attr-defined]
@@ -267,6 +275,9 @@ class GenericForeign(Strategy):
         field = gfk_field(self.info.descriptor)
         ct_attname = field.model._meta.get_field(field.ct_field).attname
         db = instances[0]._state.db or "default"
+        # A queryset (or GenericPrefetch's list of them) applies to its own model.
+        given = queryset if isinstance(queryset, list) else [queryset] if queryset is not None else []
+        custom: dict[Any, Any] = {qs.model._meta.concrete_model: qs for qs in given}
         values: Values = {id(i): None for i in instances}
         by_ct: dict[int, list[Model]] = defaultdict(list)
         for inst in instances:
@@ -284,10 +295,8 @@ class GenericForeign(Strategy):
                 continue
             pk = model._meta.pk
             keys = {pk.to_python(getattr(i, field.fk_field)) for i in group}
-            if queryset is not None and queryset.model._meta.concrete_model is model._meta.concrete_model:
-                qs = cast(Any, queryset)._chain()
-            else:
-                qs = model._base_manager.db_manager(db).all()
+            qs = custom.get(model._meta.concrete_model)
+            qs = qs._chain() if qs is not None else model._base_manager.db_manager(db).all()
             rows = yield Fetch(qs.filter(pk__in=keys))
             # The cache hit in Django's __get__ checks the target's content type.
             yield from contenttypes.for_models(db, {type(r) for r in rows}, field.for_concrete_model)
@@ -323,8 +332,8 @@ class ToAttr(Strategy):
         self.to_attr = to_attr
         self.key = (inner.key, to_attr)
 
-    def needs_load(self, instance: Model) -> bool:
-        return self.to_attr not in instance.__dict__
+    def needs_load(self, instance: Model, refresh: bool = False) -> bool:
+        return refresh or self.to_attr not in instance.__dict__
 
     def read(self, instance: Model) -> Any:
         return instance.__dict__[self.to_attr]

@@ -7,17 +7,23 @@ walks the stack, so loaded reads cost nothing here.
 The rule: an access is a *framework access* when one of Django's framework packages
 (the admin, auth, forms, serializers, the deletion collector, model methods such as
 ``refresh_from_db``/``delete``/``full_clean``, migrations) is running anywhere on the
-stack.  That includes user code the framework calls, such as a ``__str__`` that the
-admin renders or a ``clean()`` that a ModelForm runs, since such code is part of
-what makes the framework work.  Request handling, views and the template engine are
-not framework packages: a template or a view reading ``book.author`` is the user's
-N+1.
+stack, or a template that ships with Django (the admin's, a form widget's) is being
+rendered.  That includes user code the framework calls, such as a ``__str__`` that
+the admin renders or a ``clean()`` that a ModelForm runs, since such code is part of
+what makes the framework work.  Request handling, views, the user's own templates
+and the decorators or mixins that merely wrap a view (``login_required``,
+``LoginRequiredMixin``, ``staff_member_required``) are not: a view or template
+reading ``book.author`` is the user's N+1.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from types import FrameType
+
+import django
+from django.template.base import Template
 
 # Frames between the user's expression and the descriptor: the ORM's own plumbing,
 # lazy proxies (``request.user`` is a SimpleLazyObject) and this library.
@@ -41,6 +47,14 @@ FRAMEWORK = (
     "django.db.migrations",
 )
 
+# Wrappers that stay on the stack for the whole of the user's view.
+_TRANSPARENT = (
+    "django.contrib.auth.decorators",
+    "django.contrib.auth.mixins",
+    "django.contrib.admin.views.decorators",
+)
+_DJANGO_DIR = os.path.dirname(django.__file__) + os.sep
+
 
 def _within(module: str, packages: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
@@ -58,10 +72,21 @@ def caller_frame() -> FrameType | None:
     return frame
 
 
+def _renders_django_template(frame: FrameType) -> bool:
+    template = frame.f_locals.get("self")
+    if not isinstance(template, Template):
+        return False
+    name = getattr(template.origin, "name", None)
+    return isinstance(name, str) and name.startswith(_DJANGO_DIR)
+
+
 def is_framework(frame: FrameType | None) -> bool:
-    """True when a Django framework package is running at or above ``frame``."""
+    """True when a Django framework package runs at or above ``frame`` (see module doc)."""
     while frame is not None:
-        if _within(_module(frame), FRAMEWORK):
+        module = _module(frame)
+        if _within(module, FRAMEWORK) and not _within(module, _TRANSPARENT):
+            return True
+        if module == "django.template.base" and _renders_django_template(frame):
             return True
         frame = frame.f_back
     return False

@@ -53,7 +53,9 @@ class Warn(Mode):
     name = "warn"
 
     def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
-        message = not_loaded_message(info, instance, 'RELATIONS mode "warn" lets it run')
+        message = not_loaded_message(
+            info, instance, 'RELATIONS mode "warn" lets it run, with this warning', blocked=False
+        )
         where = f"{caller.f_code.co_filename}:{caller.f_lineno}" if caller else "unknown"
         logger.warning(
             "Lazy load of %s.%s on %s at %s",
