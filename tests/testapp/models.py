@@ -96,9 +96,7 @@ class Restaurant(Place):
 
 
 class Timestamped(models.Model):
-    created_by = models.ForeignKey(
-        Author, models.SET_NULL, null=True, related_name="%(class)s_created"
-    )
+    created_by = models.ForeignKey(Author, models.SET_NULL, null=True, related_name="%(class)s_created")
 
     class Meta:
         abstract = True
