@@ -105,9 +105,7 @@ def R(  # noqa: N802 - the public name is fixed
     """
     if not isinstance(instance, Model):
         raise TypeError(f"R() needs a model instance, got {type(instance).__name__}.")
-    infos = resolve.check_path(type(instance), path)
-    full = len(infos) == len(resolve.split_path(path))
-    _check_queryset(queryset, infos[-1].target if full else None, path)
+    _check_queryset(queryset, resolve.check_path(type(instance), path)[-1], path)
     if not isinstance(refresh, bool):
         raise TypeError("refresh= must be True or False.")
     return RelationLoad(instance, path, queryset, refresh)
@@ -128,12 +126,14 @@ def _prepare(instances: Any, lookups: tuple[Any, ...]) -> Any:
         if wrong:
             raise TypeError(f"aprefetch()/prefetch() need model instances, got {type(wrong[0]).__name__}.")
         models = {type(i) for i in source}
+    attrs: dict[tuple[type[Model], str], type[Model] | None] = {}
     for lookup in lookups:
-        path, queryset, _to_attr = normalize_lookup(lookup)
+        path, queryset, to_attr = normalize_lookup(lookup)
         for model in models:
-            infos = resolve.check_path(model, path)
-            full = len(infos) == len(resolve.split_path(path))
-            _check_queryset(queryset, infos[-1].target if full else None, path)
+            reached = resolve.check_path(model, path, attrs)
+            _check_queryset(queryset, reached[-1], path)
+            if to_attr and reached[-2] is not None:
+                attrs[(reached[-2], to_attr)] = reached[-1]
     return source
 
 

@@ -14,9 +14,10 @@ from typing import Any
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
 
+from ..errors import UnknownRelation
 from . import resolve
 from .pending import MISSING, Pending
-from .strategies import Strategy, ToAttr
+from .strategies import Strategy, Through, ToAttr
 from .tasks import Fetch, Loader
 
 HopValues = dict[int, Any]
@@ -100,6 +101,17 @@ def load_hop(
     return values
 
 
+def _strategy(model: type[Model], name: str, path: str, group: list[Model], pending: Pending) -> Strategy:
+    try:
+        return resolve.strategy(model, name, path)
+    except UnknownRelation:
+        # Django lets a lookup continue through an earlier Prefetch's to_attr.
+        through = Through(name)
+        if all(pending.get(i, through.key) is not MISSING or name in i.__dict__ for i in group):
+            return through
+        raise
+
+
 def load_path(
     instances: Sequence[Model],
     path: str,
@@ -119,7 +131,7 @@ def load_path(
         # and MTI children share their parent's relation: one batch per relation.
         batches: dict[Any, tuple[Strategy, list[Model]]] = {}
         for model, group in _groups(current, type).items():
-            strategy = resolve.strategy(model, name, path)
+            strategy = _strategy(model, name, path, group, pending)
             if last and to_attr:
                 strategy = ToAttr(strategy, to_attr)
             batches.setdefault(strategy.key, (strategy, []))[1].extend(group)

@@ -78,14 +78,23 @@ def split_path(path: Any) -> list[str]:
     return hops
 
 
-def check_path(model: type[Model], path: str) -> list[RelationInfo]:
-    """Resolve every hop whose model is known statically (up to a generic foreign key)."""
-    infos = []
+def check_path(
+    model: type[Model], path: str, attrs: dict[tuple[type[Model], str], type[Model] | None] | None = None
+) -> list[type[Model] | None]:
+    """Resolve every hop whose model is known statically; raise UnknownRelation otherwise.
+
+    Returns the model reached after each hop (``[model, after hop 1, ...]``); None
+    once a generic foreign key makes the rest depend on the data.  ``attrs`` maps
+    (model, to_attr) of earlier ``Prefetch(to_attr=...)`` lookups to their model, so
+    later lookups can traverse them as Django allows.
+    """
+    models: list[type[Model] | None] = [model]
     current: type[Model] | None = model
     for hop in split_path(path):
-        if current is None:  # after a generic foreign key: checked once targets are known
-            break
-        info = relation(current, hop, path)
-        infos.append(info)
-        current = info.target
-    return infos
+        if current is not None:
+            if attrs is not None and (current, hop) in attrs:
+                current = attrs[(current, hop)]
+            else:
+                current = relation(current, hop, path).target
+        models.append(current)
+    return models

@@ -330,7 +330,8 @@ class ToAttr(Strategy):
         self.inner = inner
         self.single = inner.single
         self.to_attr = to_attr
-        self.key = (inner.key, to_attr)
+        # Keyed by the attribute alone, so a later lookup can traverse it (Through).
+        self.key = ("to_attr", to_attr)
 
     def needs_load(self, instance: Model, refresh: bool = False) -> bool:
         return refresh or self.to_attr not in instance.__dict__
@@ -345,3 +346,17 @@ class ToAttr(Strategy):
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:
         setattr(instance, self.to_attr, value)
+
+
+class Through(Strategy):
+    """A hop over an attribute that an earlier ``Prefetch(to_attr=...)`` set."""
+
+    def __init__(self, to_attr: str) -> None:  # no relation, hence no RelationInfo
+        self.key = ("to_attr", to_attr)
+        self.to_attr = to_attr
+
+    def needs_load(self, instance: Model, refresh: bool = False) -> bool:
+        return False
+
+    def read(self, instance: Model) -> Any:
+        return instance.__dict__[self.to_attr]
