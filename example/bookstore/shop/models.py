@@ -1,8 +1,8 @@
 """The bookstore: one model per relation kind the demo shows.
 
-    Publisher  <-FK-  Author  <-FK-  Book  -M2M->  Tag
-                        ^             ^
-                  Profile (1:1)   Comment (generic FK, also on authors)
+Publisher  <-FK-  Author  <-FK-  Book  -M2M->  Tag
+                    ^             ^
+              Profile (1:1)   Comment (generic FK, also on authors)
 """
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
