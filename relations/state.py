@@ -57,18 +57,15 @@ def is_loaded(info: RelationInfo, instance: Model) -> bool:
     return to_one_cache(info).is_cached(instance)  # type: ignore[no-any-return]
 
 
-def _deferred(instance: Model, attnames: list[str]) -> bool:
-    return any(name not in instance.__dict__ for name in attnames)
-
-
 def forward_needs_query(field: Any, instance: Model) -> bool:
     """Forward FK/one-to-one that is not cached: would ``__get__`` query?"""
-    attnames = [f.attname for f in field.local_related_fields]
-    if _deferred(instance, attnames):
-        return True  # Django would refresh the deferred column first: a query.
-    if None in field.get_local_related_value(instance):
-        return False
-    if _traverse_ancestors is not None:
+    values = instance.__dict__
+    for f in field.local_related_fields:
+        if f.attname not in values:
+            return True  # Django would refresh the deferred column first: a query.
+        if values[f.attname] is None:
+            return False
+    if _traverse_ancestors is not None and type(instance) is not field.model:
         for _current, ancestor in _traverse_ancestors(field.model, instance):
             if ancestor is not None and field.get_cached_value(ancestor, None) is not None:
                 return False

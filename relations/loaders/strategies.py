@@ -118,10 +118,8 @@ class Forward(Strategy):
                 columns[id(inst)] = tuple(getattr(row, a) if row else None for a in attnames)
                 pending.add(inst, (self.key, "columns"), columns[id(inst)], self._write_columns)
 
-        def instance_key(inst: Model) -> tuple[Any, ...]:
-            return columns.get(id(inst)) or field.get_local_related_value(inst)
-
-        keyed = [i for i in instances if None not in instance_key(i)]
+        keys = {id(i): columns.get(id(i)) or field.get_local_related_value(i) for i in instances}
+        keyed = [i for i in instances if None not in keys[id(i)]]
         values: Values = {id(i): None for i in instances}
         if not keyed:
             return values
@@ -131,11 +129,11 @@ class Forward(Strategy):
         )
         if field.remote_field.hidden or len(field.foreign_related_fields) == 1:
             name = field.foreign_related_fields[0].name
-            query: dict[str, Any] = {f"{name}__in": {instance_key(i)[0] for i in keyed}}
+            query: dict[str, Any] = {f"{name}__in": {keys[id(i)][0] for i in keyed}}
         else:
             query = {f"{field.related_query_name()}__in": keyed}
         rows = yield Fetch(qs.filter(**query))
-        values.update(match(rows, keyed, field.get_foreign_related_value, instance_key, True))
+        values.update(match(rows, keyed, field.get_foreign_related_value, lambda i: keys[id(i)], True))
         return values
 
     def _write_columns(self, instance: Model, columns: tuple[Any, ...]) -> None:
