@@ -65,8 +65,6 @@ def routed(queryset: Any, instance: Model) -> Any:
 class Strategy:
     """Loading of one relation; subclasses implement one relation kind each."""
 
-    single = True
-
     def __init__(self, info: RelationInfo) -> None:
         self.info = info
         # Pending values are keyed by relation identity (shared by MTI children, proxies).
@@ -176,8 +174,6 @@ class ReverseOne(Strategy):
 
 class Many(Strategy):
     """Common part of the to-many kinds: the value is a list, cached like prefetch_related."""
-
-    single = False
 
     def read(self, instance: Model) -> Any:
         return list(getattr(instance, self.info.name).all())
@@ -326,7 +322,6 @@ class ToAttr(Strategy):
     def __init__(self, inner: Strategy, to_attr: str) -> None:
         super().__init__(inner.info)
         self.inner = inner
-        self.single = inner.single
         self.to_attr = to_attr
         # Keyed by the attribute alone, so a later lookup can traverse it (Through).
         self.key = ("to_attr", to_attr)
