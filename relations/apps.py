@@ -33,6 +33,8 @@ class RelationsConfig(AppConfig):
         self._install_generic()
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks
+
         self._install_generic()
         install.replace_all(apps)
         peers.install()

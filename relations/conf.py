@@ -2,12 +2,32 @@
 
 ```python
 RELATIONS = {
-    "MODE": "raise",              # "raise" (default), "warn", "lazy", "n_plus_one"
+    "MODE": "raise",              # "raise" (default), "warn", "record", "lazy", "n_plus_one"
     "MODELS": {"auth.User": "lazy"},   # per-model mode, by app label and model name
     "ASYNC_DRIVER": "auto",       # "auto" (default), "thread"; "native" arrives with the native drivers
     "STRICT_FRAMEWORK": False,    # True: Django's own code paths (admin, forms, ...) obey MODE too
+    "ALLOW_RELATIONS": ["shop.Book.author", "legacy.*"],   # lazy loads accepted for these relations
+    "ALLOW_LOCATIONS": ["shop/reports.py", "*/legacy/*.py:42"],  # ... and from these lines of code
+    "REPORT_AT_EXIT": False,      # True: log the lazy-load report (``relations.report()``) at exit
 }
 ```
+
+Modes: ``raise`` blocks a hidden query with ``RelationNotLoaded``; ``warn`` lets it
+run with a ``RelationLazyLoadWarning`` and a log record; ``record`` lets it run
+silently; ``lazy`` is Django's own behaviour; ``n_plus_one`` raises only for
+instances that came from a multi-row result.  ``raise``, ``warn`` and ``record``
+add every such read to the lazy-load report (``relations.report()``, see
+``relations.report``); ``lazy`` records nothing.
+
+Allow-lists name lazy loads that are accepted: they load silently, in every mode,
+and stay out of the report (inside a running event loop nothing loads, allowed or
+not).  ``ALLOW_RELATIONS`` entries are ``"app_label.ModelName.relation"``, matched
+case-insensitively, with shell wildcards (``"shop.Book.*"``, ``"auth.*.*"``).
+``ALLOW_LOCATIONS`` entries are path globs of the code that reads the relation (the
+first frame outside Django and this library, or a template), optionally with
+``:line``; a relative glob matches the end of the path (``"shop/reports.py"``
+matches ``/srv/app/shop/reports.py``).  ``relations.allow(...)`` does the same for
+a block of code.
 """
 
 from __future__ import annotations
@@ -20,9 +40,17 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-MODES = ("raise", "warn", "lazy", "n_plus_one")
+MODES = ("raise", "warn", "lazy", "n_plus_one", "record")
 ASYNC_DRIVERS = ("auto", "thread")
-_KEYS = ("MODE", "MODELS", "ASYNC_DRIVER", "STRICT_FRAMEWORK")
+_KEYS = (
+    "MODE",
+    "MODELS",
+    "ASYNC_DRIVER",
+    "STRICT_FRAMEWORK",
+    "ALLOW_RELATIONS",
+    "ALLOW_LOCATIONS",
+    "REPORT_AT_EXIT",
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,9 @@ class Config:
     models: dict[str, str] = field(default_factory=dict)  # label_lower -> mode
     async_driver: str = "auto"
     strict_framework: bool = False
+    allow_relations: tuple[str, ...] = ()  # "app_label.modelname.relation" globs, lower case
+    allow_locations: tuple[tuple[str, int | None], ...] = ()  # (path glob, line or None)
+    report_at_exit: bool = False
 
 
 def _check_mode(value: Any, where: str) -> str:
@@ -76,7 +107,55 @@ def parse(raw: Any) -> Config:
     strict = raw.get("STRICT_FRAMEWORK", False)
     if not isinstance(strict, bool):
         raise ImproperlyConfigured('RELATIONS["STRICT_FRAMEWORK"] must be True or False.')
-    return Config(mode=mode, models=models, async_driver=driver, strict_framework=strict)
+    report_at_exit = raw.get("REPORT_AT_EXIT", False)
+    if not isinstance(report_at_exit, bool):
+        raise ImproperlyConfigured('RELATIONS["REPORT_AT_EXIT"] must be True or False.')
+    return Config(
+        mode=mode,
+        models=models,
+        async_driver=driver,
+        strict_framework=strict,
+        allow_relations=tuple(
+            parse_relation_pattern(p, 'RELATIONS["ALLOW_RELATIONS"]')
+            for p in _strings(raw, "ALLOW_RELATIONS")
+        ),
+        allow_locations=tuple(
+            parse_location_pattern(p, 'RELATIONS["ALLOW_LOCATIONS"]')
+            for p in _strings(raw, "ALLOW_LOCATIONS")
+        ),
+        report_at_exit=report_at_exit,
+    )
+
+
+def _strings(raw: dict[str, Any], key: str) -> list[str]:
+    value = raw.get(key, ())
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ImproperlyConfigured(f'RELATIONS["{key}"] must be a list of strings.')
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise ImproperlyConfigured(f'RELATIONS["{key}"] must be a list of strings, not {item!r}.')
+    return list(value)
+
+
+def parse_relation_pattern(pattern: str, where: str) -> str:
+    """Validate an ``"app_label.ModelName.relation"`` glob; return it in lower case."""
+    parts = pattern.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise ImproperlyConfigured(
+            f'{where} entry {pattern!r} is not an "app_label.ModelName.relation" pattern '
+            '(wildcards allowed: "shop.Book.*").'
+        )
+    return pattern.lower()
+
+
+def parse_location_pattern(pattern: str, where: str) -> tuple[str, int | None]:
+    """Split a ``"path/glob.py[:line]"`` pattern into (glob, line or None)."""
+    glob, sep, line = pattern.rpartition(":")
+    if sep and line.isdigit() and glob:
+        return glob.replace("\\", "/"), int(line)
+    if not pattern.strip():
+        raise ImproperlyConfigured(f"{where} entry {pattern!r} is empty.")
+    return pattern.replace("\\", "/"), None
 
 
 _cache: list[Config] = []

@@ -192,7 +192,7 @@ def test_invalid_mode_name_is_a_value_error(bad):
     with pytest.raises(ValueError) as exc, mode(bad):
         pass
     assert str(exc.value) == (
-        f"Unknown relations mode {bad!r}; expected one of: raise, warn, lazy, n_plus_one."
+        f"Unknown relations mode {bad!r}; expected one of: raise, warn, lazy, n_plus_one, record."
     )
 
 
@@ -206,7 +206,7 @@ def test_invalid_mode_name_leaves_the_mode_unchanged(mx):
 INVALID_SETTINGS = {
     "mode": (
         {"MODE": "bogus"},
-        "RELATIONS[\"MODE\"] is 'bogus'; expected one of: raise, warn, lazy, n_plus_one.",
+        "RELATIONS[\"MODE\"] is 'bogus'; expected one of: raise, warn, lazy, n_plus_one, record.",
     ),
     "mode_case": ({"MODE": "Lazy"}, "RELATIONS[\"MODE\"] is 'Lazy'"),
     "not_a_dict": ("lazy", "RELATIONS must be a dict, got str."),

@@ -12,7 +12,10 @@ go on with Django's own lazy load.  The decision, in order:
 4. Django's own code paths (a framework package such as the admin, forms,
    serializers or the deletion collector is on the stack: see ``callsite``) load
    lazily unless ``RELATIONS["STRICT_FRAMEWORK"]`` is True.
-5. The mode's class decides: raise, warn then load, load, or raise for N+1 only.
+5. Allow-listed reads (``RELATIONS["ALLOW_RELATIONS"]``/``["ALLOW_LOCATIONS"]``,
+   ``with allow(...)``: see ``relations.report``) load silently.
+6. The mode's class decides: raise, warn then load, record then load, load, or
+   raise for N+1 only; all but ``lazy`` add the read to the lazy-load report.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from django.db.models import Model
 from ..conf import config
 from ..errors import not_loaded
 from ..kinds import RelationInfo
+from ..report import allowed
 from .callsite import caller_frame, is_framework
 from .modes import MODE_CLASSES, Mode
 from .scope import mode, override
@@ -61,5 +65,7 @@ def unloaded(info: RelationInfo, instance: Model) -> None:
         return
     caller = caller_frame()
     if is_framework(caller) and not config().strict_framework:
+        return
+    if allowed(info, instance, caller):
         return
     policy.handle(info, instance, caller)

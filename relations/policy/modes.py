@@ -2,7 +2,8 @@
 
 Each ``handle()`` either raises ``RelationNotLoaded`` or returns, which lets
 Django's own descriptor run its query (in sync code only: inside an event loop the
-policy raises before any mode is asked).
+policy raises before any mode is asked).  ``raise``, ``warn``, ``record`` and a
+blocking ``n_plus_one`` add the read to the lazy-load report (``relations.report``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db.models import Model
 from .. import peers
 from ..errors import RelationLazyLoadWarning, describe_instance, not_loaded, not_loaded_message
 from ..kinds import RelationInfo
+from ..report import record
 
 logger = logging.getLogger("relations")
 
@@ -35,7 +37,9 @@ class Raise(Mode):
     name = "raise"
 
     def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
-        raise not_loaded(info, instance, 'RELATIONS mode "raise"')
+        error = not_loaded(info, instance, 'RELATIONS mode "raise"')
+        record(info, instance, caller, blocked=True, message=str(error))
+        raise error
 
 
 class Lazy(Mode):
@@ -53,6 +57,7 @@ class Warn(Mode):
     name = "warn"
 
     def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
+        record(info, instance, caller)
         message = not_loaded_message(
             info, instance, 'RELATIONS mode "warn" lets it run, with this warning', blocked=False
         )
@@ -86,11 +91,22 @@ class NPlusOne(Mode):
 
     def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
         if peers.fetched_with_others(instance):
-            raise not_loaded(
+            error = not_loaded(
                 info,
                 instance,
                 'RELATIONS mode "n_plus_one": this instance came from a multi-row result',
             )
+            record(info, instance, caller, blocked=True, message=str(error))
+            raise error
 
 
-MODE_CLASSES: dict[str, Mode] = {m.name: m for m in (Raise(), Lazy(), Warn(), NPlusOne())}
+class Record(Mode):
+    """Load like Django, silently, and add the read to the lazy-load report."""
+
+    name = "record"
+
+    def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
+        record(info, instance, caller)
+
+
+MODE_CLASSES: dict[str, Mode] = {m.name: m for m in (Raise(), Lazy(), Warn(), NPlusOne(), Record())}
