@@ -83,7 +83,15 @@ class GuardedQuerySet:
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Pickling evaluates a queryset; pickle as Django's own (importable) class.
         self._relations_check()
-        return self._plain().__reduce_ex__(protocol)
+        plain = self._plain()
+        return (_rebuild, (self._relations_base, plain.__getstate__()))
+
+
+def _rebuild(cls: type[QuerySet[Any]], state: dict[str, Any]) -> QuerySet[Any]:
+    """Unpickle a guarded queryset as an instance of Django's class."""
+    queryset = cls.__new__(cls)
+    queryset.__setstate__(state)  # type: ignore[attr-defined]
+    return queryset
 
 
 _queryset_classes: dict[type, type] = {}
@@ -110,14 +118,16 @@ class GuardedManager:
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()  # type: ignore[misc]
-        if queryset._result_cache is None:  # not prefetched
+        # Not prefetched, and not Django's .none() for a NULL key (which runs no query).
+        if queryset._result_cache is None and not queryset.query.is_empty():
             guard_queryset(queryset, self._relations_descriptor[0], self.instance)
         return queryset  # type: ignore[no-any-return]
 
     def _ask_then(self, method: str) -> Any:
         # Many-to-many managers count and test existence on the through table
         # without evaluating get_queryset(): ask the policy here for them.
-        if self.get_queryset()._result_cache is None:
+        queryset = self.get_queryset()
+        if queryset._result_cache is None and not queryset.query.is_empty():
             check(self._relations_descriptor[0], self.instance)
         token = _asked.set(True)
         try:

@@ -186,9 +186,16 @@ def attribute_name(descriptor: Any) -> str:
     """The attribute name under which a relation descriptor sits on its model."""
     kind = kind_of(descriptor)
     if kind is Kind.REVERSE_ONE_TO_ONE:
-        return descriptor.related.accessor_name  # type: ignore[no-any-return]
+        return _accessor(descriptor.related)
     if kind is Kind.REVERSE_FOREIGN_KEY or kind is Kind.REVERSE_MANY_TO_MANY:
-        return descriptor.rel.accessor_name  # type: ignore[no-any-return]
+        return _accessor(descriptor.rel)
     if kind is Kind.GENERIC_FOREIGN_KEY:
         return str(gfk_field(descriptor).name)
     return descriptor.field.name  # type: ignore[no-any-return]
+
+
+def _accessor(rel: Any) -> str:
+    # Custom ForeignObject subclasses may build a reverse descriptor on an object
+    # that is not a ForeignObjectRel and has no accessor name.
+    name = getattr(rel, "accessor_name", None) or getattr(rel, "name", None)
+    return str(name) if name else type(rel).__name__

@@ -22,7 +22,7 @@ from django.db.models.fields import related_descriptors
 
 from .kinds import Kind, RelationInfo, gfk_field
 
-# Django 6.1 looks for a forward value cached on an MTI ancestor; 5.2 does not.
+# Django 6.1 walks MTI ancestors for a cached forward value; 5.2 checks the nearest one.
 _traverse_ancestors = getattr(related_descriptors, "_traverse_ancestors", None)
 
 
@@ -65,16 +65,28 @@ def forward_needs_query(field: Any, instance: Model) -> bool:
             return True  # Django would refresh the deferred column first: a query.
         if values[f.attname] is None:
             return False
-    if _traverse_ancestors is not None and type(instance) is not field.model:
-        for _current, ancestor in _traverse_ancestors(field.model, instance):
-            if ancestor is not None and field.get_cached_value(ancestor, None) is not None:
-                return False
+    if type(instance) is not field.model and _cached_on_ancestor(field, instance):
+        return False
     remote = field.remote_field
     if remote.parent_link and not remote.multiple:
         parent_fields = {f.attname for f in remote.model._meta.concrete_fields}
         # Django builds the parent from the child's own columns when all are present.
         return any(name in parent_fields for name in instance.get_deferred_fields())
     return True
+
+
+def _cached_on_ancestor(field: Any, instance: Model) -> bool:
+    # An MTI child reached from its parent: Django reads the value cached on the
+    # parent instance (6.1 walks every level, 5.2 looks at the nearest ancestor link).
+    if _traverse_ancestors is not None:
+        return any(
+            ancestor is not None and field.get_cached_value(ancestor, None) is not None
+            for _current, ancestor in _traverse_ancestors(field.model, instance)
+        )
+    link = instance._meta.get_ancestor_link(field.model)
+    if link is None or not link.is_cached(instance):
+        return False
+    return field.get_cached_value(link.get_cached_value(instance), None) is not None
 
 
 def points_nowhere(field: Any, instance: Model) -> bool:
