@@ -118,16 +118,17 @@ class GuardedManager:
 
     def get_queryset(self) -> QuerySet[Any]:
         queryset = super().get_queryset()  # type: ignore[misc]
-        # Not prefetched, and not Django's .none() for a NULL key (which runs no query).
-        if queryset._result_cache is None and not queryset.query.is_empty():
+        # Not prefetched, and not Django's .none() for a NULL key (which runs no query);
+        # _query, not query: reading .query would apply Django's deferred filter early.
+        if queryset._result_cache is None and not queryset._query.is_empty():
             guard_queryset(queryset, self._relations_descriptor[0], self.instance)
         return queryset  # type: ignore[no-any-return]
 
     def _ask_then(self, method: str) -> Any:
         # Many-to-many managers count and test existence on the through table
         # without evaluating get_queryset(): ask the policy here for them.
-        queryset = self.get_queryset()
-        if queryset._result_cache is None and not queryset.query.is_empty():
+        queryset: Any = self.get_queryset()
+        if queryset._result_cache is None and not queryset._query.is_empty():
             check(self._relations_descriptor[0], self.instance)
         token = _asked.set(True)
         try:
