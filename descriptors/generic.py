@@ -1,9 +1,11 @@
 """Strict descriptors for contenttypes' generic relations.
 
 Imported only once the app registry is ready (``django.contrib.contenttypes.fields``
-defines models).  On Django 5.2 the ``GenericForeignKey`` field is its own
-descriptor, so the strict class is a field subclass; on Django 6.1 the field has a
-separate ``GenericForeignKeyDescriptor``.
+defines models).  On Django 6.1 the field has a separate ``GenericForeignKeyDescriptor``,
+which is subclassed.  On Django 5.2 the ``GenericForeignKey`` field is its own
+descriptor; changing the field's class would show in ``_meta`` (Django's own tests of
+field flags notice), so the model class gets a small delegating descriptor instead,
+which still answers class access with the field itself.
 """
 
 from __future__ import annotations
@@ -22,18 +24,42 @@ from .to_many import ToManyGuard
 GenericForeignKeyDescriptorBase, ReverseGenericManyToOneDescriptorBase = generic_classes()
 
 
+def _guard(descriptor: Any, instance: Model) -> bool:
+    """Ask the policy if needed; True when the answer is None without any query."""
+    field = gfk_field(descriptor)
+    if not field.is_cached(instance) and points_nowhere(field, instance):
+        return True  # Django would still run "WHERE pk IS NULL"; the answer is known.
+    if gfk_needs_query(field, instance):
+        check(descriptor, instance)
+    return False
+
+
 class GenericForeignGuard:
-    """Mixin for the generic foreign key descriptor (or, on 5.2, field)."""
+    """Mixin for the generic foreign key descriptor (Django 6.1)."""
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        if instance is not None:
-            field = gfk_field(self)
-            if not field.is_cached(instance) and points_nowhere(field, instance):
-                # Django would still run "WHERE pk IS NULL"; the answer is known.
-                return None
-            if gfk_needs_query(field, instance):
-                check(self, instance)
+        if instance is not None and _guard(self, instance):
+            return None
         return super().__get__(instance, cls)  # type: ignore[misc]
+
+
+class StrictGenericForeignKeyAccess:
+    """``comment.target`` on Django 5.2: guards reads, then lets the field answer."""
+
+    relations_generic_foreign_key = True  # recognised by relations.kinds.kind_of
+
+    def __init__(self, field: Any) -> None:
+        self.field = field
+
+    def __get__(self, instance: Model | None, cls: Any = None) -> Any:
+        if instance is None:
+            return self.field
+        if _guard(self, instance):
+            return None
+        return self.field.__get__(instance, cls)
+
+    def __set__(self, instance: Model, value: Any) -> None:
+        self.field.__set__(instance, value)
 
 
 class StrictGenericForeignKeyDescriptor(GenericForeignGuard, GenericForeignKeyDescriptorBase):  # type: ignore[misc,valid-type]

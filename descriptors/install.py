@@ -16,6 +16,7 @@ Two mechanisms, as the research on Django's internals recommends:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.apps.registry import Apps
@@ -89,6 +90,10 @@ def install_generic() -> None:
         ),
         *(g for g in _GUARDS if g[0] is not generic.ReverseGenericManyToOneDescriptorBase),
     ]
+    ct_fields.ReverseGenericManyToOneDescriptor = generic.StrictReverseGenericManyToOneDescriptor  # type: ignore[misc]
+    if generic.GFK_FIELD_IS_DESCRIPTOR:
+        _patch_gfk_contribute(ct_fields.GenericForeignKey)
+        return
     if not any(g[0] is generic.GenericForeignKeyDescriptorBase for g in _GUARDS):
         _GUARDS.append(
             (
@@ -97,34 +102,47 @@ def install_generic() -> None:
                 generic.StrictGenericForeignKeyDescriptor,
             )
         )
-    ct_fields.ReverseGenericManyToOneDescriptor = generic.StrictReverseGenericManyToOneDescriptor  # type: ignore[misc]
-    if generic.GFK_FIELD_IS_DESCRIPTOR:
-        _patch_gfk_field_class(ct_fields.GenericForeignKey)
-    else:
-        ct_fields.GenericForeignKeyDescriptor = generic.StrictGenericForeignKeyDescriptor  # type: ignore[misc]
+    ct_fields.GenericForeignKeyDescriptor = generic.StrictGenericForeignKeyDescriptor  # type: ignore[misc]
 
 
-def _patch_gfk_field_class(gfk_cls: Any) -> None:
-    # Django 5.2: the field puts itself on the model, so it becomes strict itself.
+def _patch_gfk_contribute(gfk_cls: Any) -> None:
+    # Django 5.2: the field puts itself on the model; put the strict access there instead.
     original = gfk_cls.contribute_to_class
     if getattr(original, "_relations_patched", False):
         return
 
     def contribute_to_class(self: Any, cls: Any, name: str, **kwargs: Any) -> None:
-        strict = strict_class(type(self))
-        if strict is not None:
-            self.__class__ = strict
         original(self, cls, name, **kwargs)
+        _wrap_gfk(cls, self.name, self)
 
     contribute_to_class._relations_patched = True  # type: ignore[attr-defined]
     gfk_cls.contribute_to_class = contribute_to_class
+
+
+def _wrap_gfk(model: Any, name: str, field: Any) -> None:
+    from .generic import StrictGenericForeignKeyAccess
+
+    setattr(model, name, StrictGenericForeignKeyAccess(field))
+
+
+def _is_bare_gfk_field(attr: Any) -> bool:
+    generic = sys.modules.get("descriptors.generic")  # imported only with contenttypes
+    if generic is None or not generic.GFK_FIELD_IS_DESCRIPTOR:
+        return False
+    from django.contrib.contenttypes.fields import GenericForeignKey
+
+    return isinstance(attr, GenericForeignKey)
 
 
 def replace_all(registry: Apps) -> int:
     """Swap every Django descriptor left on the registry's models; return how many."""
     swapped = 0
     for model in registry.get_models(include_auto_created=True, include_swapped=True):
-        for attr in list(vars(model).values()):
+        for name, attr in list(vars(model).items()):
+            if _is_bare_gfk_field(attr):  # Django 5.2, a model created before the patch
+                _wrap_gfk(model, name, attr)
+                swapped += 1
+                continue
             cls = type(attr)
             strict = strict_class(cls)
             if strict is not None and strict is not cls:

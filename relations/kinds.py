@@ -107,7 +107,7 @@ def kind_of(descriptor: Any) -> Kind | None:
         return Kind.REVERSE_MANY_TO_MANY if descriptor.reverse else Kind.MANY_TO_MANY
     if isinstance(descriptor, ReverseManyToOneDescriptor):
         return Kind.REVERSE_FOREIGN_KEY
-    if isinstance(descriptor, gfk_descriptor):
+    if isinstance(descriptor, gfk_descriptor) or getattr(descriptor, "relations_generic_foreign_key", False):
         return Kind.GENERIC_FOREIGN_KEY
     return None
 
