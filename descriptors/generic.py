@@ -43,13 +43,19 @@ class GenericForeignGuard:
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 
-class StrictGenericForeignKeyAccess:
-    """``comment.target`` on Django 5.2: guards reads, then lets the field answer."""
+class StrictGenericForeignKeyAccess(ct_fields.GenericForeignKey):
+    """``comment.target`` on Django 5.2: guards reads, then lets the field answer.
 
-    relations_generic_foreign_key = True  # recognised by relations.kinds.kind_of
+    A GenericForeignKey subclass that delegates every attribute to the real field, so
+    contenttypes' system checks (which look for GenericForeignKey instances in the
+    model's ``vars()``) still find and check it.
+    """
 
-    def __init__(self, field: Any) -> None:
-        self.field = field
+    def __init__(self, field: Any) -> None:  # the field is already set up: no super()
+        self.__dict__["field"] = field
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["field"], name)
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
         if instance is None:

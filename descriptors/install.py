@@ -131,7 +131,7 @@ def _is_bare_gfk_field(attr: Any) -> bool:
         return False
     from django.contrib.contenttypes.fields import GenericForeignKey
 
-    return isinstance(attr, GenericForeignKey)
+    return isinstance(attr, GenericForeignKey) and not isinstance(attr, generic.StrictGenericForeignKeyAccess)
 
 
 def replace_all(registry: Apps) -> int:

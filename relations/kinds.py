@@ -107,7 +107,7 @@ def kind_of(descriptor: Any) -> Kind | None:
         return Kind.REVERSE_MANY_TO_MANY if descriptor.reverse else Kind.MANY_TO_MANY
     if isinstance(descriptor, ReverseManyToOneDescriptor):
         return Kind.REVERSE_FOREIGN_KEY
-    if isinstance(descriptor, gfk_descriptor) or getattr(descriptor, "relations_generic_foreign_key", False):
+    if isinstance(descriptor, gfk_descriptor):
         return Kind.GENERIC_FOREIGN_KEY
     return None
 
@@ -116,7 +116,9 @@ def gfk_field(descriptor: Any) -> Any:
     """The GenericForeignKey field behind a generic foreign key descriptor."""
     from django.contrib.contenttypes.fields import GenericForeignKey
 
-    return descriptor if isinstance(descriptor, GenericForeignKey) else descriptor.field
+    if isinstance(descriptor, GenericForeignKey):  # Django 5.2: the field, or our access to it
+        return descriptor.__dict__.get("field", descriptor)
+    return descriptor.field
 
 
 @dataclass(frozen=True)
