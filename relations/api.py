@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
 
+from . import coalesce
+from .conf import config
 from .drivers import run_async, run_sync
 from .loaders import resolve
 from .loaders.paths import load_one, normalize_lookup, prefetch_loader
@@ -39,17 +41,27 @@ class RelationLoad(Coroutine[Any, Any, T]):
 
     def loader(self) -> Loader[T]:
         """The sans-I/O loader behind this load (for drivers and tests)."""
-        return load_one(self.instance, self.path, self.queryset, self.refresh)
+        return load_one(self.instance, self.path, self.queryset, self.refresh, self._with_peers())
+
+    def _with_peers(self) -> bool:
+        # Peers share a plain load; a narrowed queryset or a refresh is this instance's own.
+        return self.queryset is None and not self.refresh and config().peers
+
+    async def _run(self) -> T:
+        if self.queryset is None:  # only plain loads of the same relation can share a query
+            value: T = await coalesce.load(self.instance, self.path, self.refresh, self._with_peers())
+            return value
+        return await run_async(self.loader())
 
     def __await__(self) -> Generator[Any, None, T]:
-        return run_async(self.loader()).__await__()
+        return self._run().__await__()
 
     # The coroutine protocol, for event loops that drive it step by step.  The inner
     # coroutine exists only once a task drives it, so ``.sync()`` callers never
     # leave a "coroutine was never awaited" warning behind.
     def _driven(self) -> Coroutine[Any, Any, T]:
         if self._coroutine is None:
-            self._coroutine = run_async(self.loader())
+            self._coroutine = self._run()
         return self._coroutine
 
     def send(self, value: Any) -> Any:
@@ -102,6 +114,11 @@ def R(  # noqa: N802 - the public name is fixed
     ``queryset=`` narrows the last hop like ``Prefetch(queryset=...)``;
     ``refresh=True`` reloads hops that are already loaded.  Unknown names raise
     ``UnknownRelation`` here, before any query.
+
+    Concurrent ``await``s of ``R()`` for the same path and database, issued in
+    the same event-loop iteration, share one query per hop; and an instance that
+    came from a queryset loads the relation for its live peers from that queryset
+    too (``RELATIONS["PEERS"]``, on by default; not with ``queryset=``/``refresh=``).
     """
     if not isinstance(instance, Model):
         raise TypeError(f"R() needs a model instance, got {type(instance).__name__}.")

@@ -16,6 +16,7 @@ from descriptors import install
 
 from . import peers
 from .api import R
+from .drivers import observe
 
 
 class RelationsConfig(AppConfig):
@@ -38,6 +39,7 @@ class RelationsConfig(AppConfig):
         self._install_generic()
         install.replace_all(apps)
         peers.install()
+        observe.install()
         if getattr(Model, "R", None) is not R:
             Model.R = R  # type: ignore[attr-defined]
 

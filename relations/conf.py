@@ -4,7 +4,10 @@
 RELATIONS = {
     "MODE": "raise",              # "raise" (default), "warn", "record", "lazy", "n_plus_one"
     "MODELS": {"auth.User": "lazy"},   # per-model mode, by app label and model name
-    "ASYNC_DRIVER": "auto",       # "auto" (default), "thread"; "native" arrives with the native drivers
+    "ASYNC_DRIVER": "auto",       # "auto" (default), "native", "thread": how async code runs queries
+    "NATIVE_POOL_SIZE": 4,        # PostgreSQL: native connections per database and event loop
+    "NATIVE_TIMEOUT": 10.0,       # seconds to wait for a native connection before an error
+    "PEERS": True,                # R() on one instance loads the relation for its live peers too
     "STRICT_FRAMEWORK": False,    # True: Django's own code paths (admin, forms, ...) obey MODE too
     "ALLOW_RELATIONS": ["shop.Book.author", "legacy.*"],   # lazy loads accepted for these relations
     "ALLOW_LOCATIONS": ["shop/reports.py", "*/legacy/*.py:42"],  # ... and from these lines of code
@@ -41,11 +44,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 MODES = ("raise", "warn", "lazy", "n_plus_one", "record")
-ASYNC_DRIVERS = ("auto", "thread")
+ASYNC_DRIVERS = ("auto", "native", "thread")
 _KEYS = (
     "MODE",
     "MODELS",
     "ASYNC_DRIVER",
+    "NATIVE_POOL_SIZE",
+    "NATIVE_TIMEOUT",
+    "PEERS",
     "STRICT_FRAMEWORK",
     "ALLOW_RELATIONS",
     "ALLOW_LOCATIONS",
@@ -60,6 +66,9 @@ class Config:
     mode: str = "raise"
     models: dict[str, str] = field(default_factory=dict)  # label_lower -> mode
     async_driver: str = "auto"
+    native_pool_size: int = 4
+    native_timeout: float = 10.0
+    peers: bool = True
     strict_framework: bool = False
     allow_relations: tuple[str, ...] = ()  # "app_label.modelname.relation" globs, lower case
     allow_locations: tuple[tuple[str, int | None], ...] = ()  # (path glob, line or None)
@@ -95,15 +104,23 @@ def parse(raw: Any) -> Config:
             )
         models[label.lower()] = _check_mode(value, f'RELATIONS["MODELS"][{label!r}]')
     driver = raw.get("ASYNC_DRIVER", "auto")
-    if driver == "native":
-        raise ImproperlyConfigured(
-            'RELATIONS["ASYNC_DRIVER"] = "native" needs the native aiosqlite/psycopg '
-            'drivers, which this version does not ship yet; use "auto" or "thread".'
-        )
     if driver not in ASYNC_DRIVERS:
         raise ImproperlyConfigured(
             f'RELATIONS["ASYNC_DRIVER"] is {driver!r}; expected one of: {", ".join(ASYNC_DRIVERS)}.'
         )
+    pool_size = raw.get("NATIVE_POOL_SIZE", 4)
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise ImproperlyConfigured(
+            f'RELATIONS["NATIVE_POOL_SIZE"] must be a positive integer, not {pool_size!r}.'
+        )
+    timeout = raw.get("NATIVE_TIMEOUT", 10.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ImproperlyConfigured(
+            f'RELATIONS["NATIVE_TIMEOUT"] must be a number of seconds > 0, not {timeout!r}.'
+        )
+    peers = raw.get("PEERS", True)
+    if not isinstance(peers, bool):
+        raise ImproperlyConfigured('RELATIONS["PEERS"] must be True or False.')
     strict = raw.get("STRICT_FRAMEWORK", False)
     if not isinstance(strict, bool):
         raise ImproperlyConfigured('RELATIONS["STRICT_FRAMEWORK"] must be True or False.')
@@ -114,6 +131,9 @@ def parse(raw: Any) -> Config:
         mode=mode,
         models=models,
         async_driver=driver,
+        native_pool_size=pool_size,
+        native_timeout=float(timeout),
+        peers=peers,
         strict_framework=strict,
         allow_relations=tuple(
             parse_relation_pattern(p, 'RELATIONS["ALLOW_RELATIONS"]')

@@ -30,6 +30,17 @@ from tests.testapp.models import (
 @pytest.fixture
 def data(db: Any) -> dict[str, Any]:
     """Two publishers, three authors, four books with tags, comments, chapters..."""
+    return make_data()
+
+
+@pytest.fixture
+def committed_data(transactional_db: Any) -> dict[str, Any]:
+    """``data``, committed: what a second (native) connection can see."""
+    return make_data()
+
+
+def make_data() -> dict[str, Any]:
+    """Create the bookstore rows of ``data``."""
     p1 = Publisher.objects.create(name="Penguin")
     p2 = Publisher.objects.create(name="Faber")
     a1 = Author.objects.create(name="Ada", publisher=p1)

@@ -524,10 +524,16 @@ async def _cancel_while_blocked(
     return task, blocker
 
 
+@pytest.fixture
+def thread_driver(settings: Any) -> None:
+    """These tests block the thread driver's worker thread: pin "auto" to it."""
+    settings.RELATIONS = {"ASYNC_DRIVER": "thread"}
+
+
 @pytest.mark.parametrize("block_on", [1, 2])
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_cancelled_r_writes_nothing(data, block_on):
+async def test_cancelled_r_writes_nothing(data, block_on, thread_driver):
     try:
         book = await Book.objects.aget(title="B1")
         await _cancel_while_blocked(lambda: book.R("author__publisher"), block_on)
@@ -542,7 +548,7 @@ async def test_cancelled_r_writes_nothing(data, block_on):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_cancelled_to_many_path_writes_nothing(data):
+async def test_cancelled_to_many_path_writes_nothing(data, thread_driver):
     try:
         ada = await Author.objects.aget(name="Ada")
         await _cancel_while_blocked(lambda: ada.R("books__tags"), 2)
@@ -554,7 +560,7 @@ async def test_cancelled_to_many_path_writes_nothing(data):
 @pytest.mark.parametrize("block_on", [1, 2])
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_cancelled_aprefetch_writes_nothing(data, block_on):
+async def test_cancelled_aprefetch_writes_nothing(data, block_on, thread_driver):
     try:
         books = [b async for b in Book.objects.order_by("pk")]
         await _cancel_while_blocked(lambda: aprefetch(books, "author__publisher", "tags"), block_on)
@@ -567,7 +573,7 @@ async def test_cancelled_aprefetch_writes_nothing(data, block_on):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_cancelled_aprefetch_of_queryset(data):
+async def test_cancelled_aprefetch_of_queryset(data, thread_driver):
     try:
         await _cancel_while_blocked(lambda: aprefetch(Book.objects.all(), "author"), 2)
     finally:
@@ -576,7 +582,7 @@ async def test_cancelled_aprefetch_of_queryset(data):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_cancelled_before_the_first_query(data):
+async def test_cancelled_before_the_first_query(data, thread_driver):
     try:
         book = await Book.objects.aget(title="B1")
         books = [b async for b in Book.objects.order_by("pk")]
@@ -616,7 +622,7 @@ async def test_relation_load_can_be_a_task(data):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_thread_driver_on_a_real_loop(data):
+async def test_thread_driver_on_a_real_loop(data, thread_driver):
     """The loader runs in the loop's thread, each query in asgiref's worker thread."""
     try:
         book = await Book.objects.aget(title="B1")

@@ -1,9 +1,12 @@
 """Drivers: the only code that runs queries.  A driver never knows which relation it loads.
 
-``run_sync(loader)`` and ``await run_async(loader)`` are what the API calls.  The
-async face picks its driver from ``RELATIONS["ASYNC_DRIVER"]``: "auto" and "thread"
-both mean the thread driver until native drivers exist.  Every async driver is an
-``execute(task)`` coroutine function run by the one loop in ``core.drive()``.
+``run_sync(loader)`` and ``await run_async(loader)`` are what the API calls.  Every
+async driver is an ``execute(task)`` coroutine function run by the one loop in
+``core.drive()``; ``RELATIONS["ASYNC_DRIVER"]`` picks it:
+
+* ``"native"``: aiosqlite / psycopg connections in the event loop (``native``);
+* ``"thread"``: Django's connection through asgiref's ``sync_to_async`` (``thread``);
+* ``"auto"`` (default): native where that cannot change a result (``auto``).
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from typing import TypeVar
 
 from ..conf import config
 from ..loaders.tasks import Loader
-from . import sync, thread
+from . import auto, native, sync, thread
 from .core import Execute, drive
 
 T = TypeVar("T")
 
-ASYNC_DRIVERS: dict[str, Execute] = {"auto": thread.execute, "thread": thread.execute}
+ASYNC_DRIVERS: dict[str, Execute] = {"auto": auto.execute, "native": native.execute, "thread": thread.execute}
 
 
 def run_sync(loader: Loader[T]) -> T:
@@ -25,6 +28,6 @@ def run_sync(loader: Loader[T]) -> T:
     return sync.run(loader)
 
 
-async def run_async(loader: Loader[T]) -> T:
-    """Run ``loader`` from async code on the configured async driver."""
-    return await drive(loader, ASYNC_DRIVERS[config().async_driver])
+async def run_async(loader: Loader[T], driver: str | None = None) -> T:
+    """Run ``loader`` from async code on ``driver`` (default: the configured one)."""
+    return await drive(loader, ASYNC_DRIVERS[driver or config().async_driver])

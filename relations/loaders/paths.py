@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
 
+from .. import peers
 from ..errors import UnknownRelation
 from . import resolve
 from .pending import MISSING, Pending
@@ -163,13 +164,47 @@ def end_value(root: Model, per_hop: list[HopValues]) -> Any:
     return current[0] if current else None
 
 
+def with_peers(instances: Sequence[Model]) -> list[Model]:
+    """``instances`` and, after them, their live peers (fetched by the same query)."""
+    out = list(instances)
+    seen = {id(i) for i in out}
+    for instance in instances:
+        group = peers.group_of(instance)
+        if group is not None:
+            for peer in group.live():
+                if id(peer) not in seen and type(peer) is type(instance):
+                    seen.add(id(peer))
+                    out.append(peer)
+    return out
+
+
+def load_batch(
+    instances: Sequence[Model],
+    path: str,
+    queryset: QuerySet[Any] | None = None,
+    refresh: bool = False,
+    with_peers_of: bool = False,
+) -> Loader[list[HopValues]]:
+    """Load ``path`` on ``instances`` (and their peers) and commit; the values per hop.
+
+    ``R()`` is a batch of one; concurrent ``R()`` calls share one batch.
+    """
+    pending = Pending()
+    batch = with_peers(instances) if with_peers_of else instances
+    per_hop = yield from load_path(batch, path, pending, queryset, refresh=refresh)
+    pending.commit()
+    return per_hop
+
+
 def load_one(
-    instance: Model, path: str, queryset: QuerySet[Any] | None = None, refresh: bool = False
+    instance: Model,
+    path: str,
+    queryset: QuerySet[Any] | None = None,
+    refresh: bool = False,
+    with_peers_of: bool = False,
 ) -> Loader[Any]:
     """The loader behind ``R(instance, path)``."""
-    pending = Pending()
-    per_hop = yield from load_path([instance], path, pending, queryset, refresh=refresh)
-    pending.commit()
+    per_hop = yield from load_batch([instance], path, queryset, refresh, with_peers_of)
     return end_value(instance, per_hop)
 
 

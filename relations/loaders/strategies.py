@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Model, QuerySet
 from django.db.models.fields.related_descriptors import (  # type: ignore[attr-defined]
     _filter_prefetch_queryset,
@@ -121,16 +122,27 @@ class Forward(Strategy):
         values: Values = {id(i): None for i in instances}
         if not keyed:
             return values
-        qs = routed(
-            queryset if queryset is not None else field.remote_field.model._base_manager.all(),
-            keyed[0],
-        )
+        target_model = field.remote_field.model
         if field.remote_field.hidden or len(field.foreign_related_fields) == 1:
-            name = field.foreign_related_fields[0].name
-            query: dict[str, Any] = {f"{name}__in": {keys[id(i)][0] for i in keyed}}
+            target = field.foreign_related_fields[0]
+            key_values = tuple({keys[id(i)][0] for i in keyed})
+
+            def build() -> QuerySet[Any]:
+                base = queryset if queryset is not None else target_model._base_manager.all()
+                built: QuerySet[Any] = routed(base, keyed[0]).filter(**{f"{target.name}__in": key_values})
+                return built
+
+            if queryset is None and not router.routers:
+                # Without routers the database is the instance's (Django's default
+                # routing); the SQL then depends only on the relation and the count.
+                using = keyed[0]._state.db or DEFAULT_DB_ALIAS
+                task = Fetch.by_keys(build, using, (self.key, using, len(key_values)), key_values, target)
+            else:
+                task = Fetch(build())
         else:
-            query = {f"{field.related_query_name()}__in": keyed}
-        rows = yield Fetch(qs.filter(**query))
+            base = queryset if queryset is not None else target_model._base_manager.all()
+            task = Fetch(routed(base, keyed[0]).filter(**{f"{field.related_query_name()}__in": keyed}))
+        rows = yield task
         values.update(match(rows, keyed, field.get_foreign_related_value, lambda i: keys[id(i)], True))
         return values
 

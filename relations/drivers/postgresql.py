@@ -1,0 +1,155 @@
+"""PostgreSQL on psycopg's ``AsyncConnection``: a bounded pool per alias and event loop.
+
+Each pooled connection is opened by Django itself: a private ``DatabaseWrapper``
+for the alias runs ``connect()`` in a worker thread (``get_connection_params``
+with Django's adapters, client-side binding and ``prepare_threshold``, the
+isolation level, the time zone, ``assume_role``, ``connection_created`` with a
+working connection for receivers), and the asynchronous connection then takes
+over that session's socket with a copy of its adapters.  So the session is set
+up exactly as Django sets up its own, and no sync I/O happens in the event loop.
+Only the pool (``psycopg_pool.AsyncConnectionPool``) hands connections out: at
+most ``RELATIONS["NATIVE_POOL_SIZE"]`` per alias and event loop, waiting at most
+``RELATIONS["NATIVE_TIMEOUT"]`` seconds for one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import weakref
+from typing import Any
+
+import psycopg
+from asgiref.sync import sync_to_async
+from django.db import OperationalError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg.adapt import AdaptersMap
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+
+class DjangoAsyncConnection(psycopg.AsyncConnection[Any]):
+    """An async connection on a session that Django opened and configured."""
+
+    django: BaseDatabaseWrapper  # the private connection object that opened it
+
+    @classmethod
+    async def connect(cls, conninfo: str = "", **kwargs: Any) -> DjangoAsyncConnection:
+        """Open through Django (``kwargs["backend"]`` says for which alias)."""
+        backend: PostgresBackend = kwargs["backend"]
+        opening = asyncio.ensure_future(sync_to_async(backend.open_django, thread_sensitive=False)())
+        try:
+            django = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The pool gave up on this connection (shutdown): close it once it exists.
+            opening.add_done_callback(_close_unused)
+            raise
+        sync = django.connection
+        connection = cls(sync.pgconn)
+        # What psycopg's own connect() sets from its arguments, taken from the
+        # session Django configured (its adapters context, binding, autocommit).
+        connection._adapters = AdaptersMap(sync.adapters)
+        connection._autocommit = True
+        connection.prepare_threshold = sync.prepare_threshold
+        client_binding = issubclass(sync.cursor_factory, psycopg.ClientCursor)
+        connection.cursor_factory = psycopg.AsyncClientCursor if client_binding else psycopg.AsyncCursor
+        connection.django = django
+        backend.opened.add(connection)
+        return connection
+
+
+def _close_unused(opening: asyncio.Future[BaseDatabaseWrapper]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().connection.close()
+
+
+class PostgresBackend:
+    """The native pool of one alias (opened on first use)."""
+
+    vendor = "postgresql"
+
+    def __init__(self, template: BaseDatabaseWrapper, size: int, timeout: float) -> None:
+        self.alias = template.alias
+        settings = copy.deepcopy(template.settings_dict)
+        settings["OPTIONS"].pop("pool", None)  # this pool replaces Django's
+        self._settings = settings
+        self._wrapper_class = type(template)
+        self.timeout = timeout
+        self.server_version: int | None = None
+        self._pool: AsyncConnectionPool[DjangoAsyncConnection] = AsyncConnectionPool(
+            connection_class=DjangoAsyncConnection,
+            kwargs={"backend": self},
+            min_size=0,
+            max_size=size,
+            open=False,
+            timeout=timeout,
+            name=f"relations-{self.alias}",
+        )
+        self._opening = asyncio.Lock()
+        self._open = False
+        self.opened: weakref.WeakSet[DjangoAsyncConnection] = weakref.WeakSet()
+
+    def open_django(self) -> BaseDatabaseWrapper:
+        """Open a session with Django's connection setup (in a worker thread)."""
+        django = self._wrapper_class(self._settings, self.alias)
+        django.connect()
+        self.server_version = django.connection.info.server_version
+        return django
+
+    async def _opened(self) -> AsyncConnectionPool[DjangoAsyncConnection]:
+        if not self._open:
+            async with self._opening:
+                if not self._open:
+                    await self._pool.open(wait=False)
+                    self._open = True
+        return self._pool
+
+    async def _get(self) -> DjangoAsyncConnection:
+        pool = await self._opened()
+        try:
+            return await pool.getconn()
+        except PoolTimeout as exc:
+            raise OperationalError(
+                f"No PostgreSQL connection for database alias {self.alias!r} within "
+                f'{self.timeout:g} s (RELATIONS["NATIVE_TIMEOUT"]): {exc}'
+            ) from exc
+
+    async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """Run one SELECT on a pooled connection and return its rows."""
+        connection = await self._get()
+        try:
+            # Django's error wrapper: psycopg errors become django.db errors.
+            with connection.django.wrap_database_errors:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(sql, params)
+                    return await cursor.fetchall()
+        finally:
+            # Shielded: a cancelled caller must still hand its connection back.
+            await asyncio.shield(self._pool.putconn(connection))
+
+    async def ensure_version(self) -> int:
+        """The server version (connects once if no connection was opened yet)."""
+        if self.server_version is None:
+            await self._pool.putconn(await self._get())
+        assert self.server_version is not None
+        return self.server_version
+
+    async def describe(self, sql: str, params: tuple[Any, ...]) -> str:
+        """The query with its parameters bound client-side, as Django logs it."""
+        connection = await self._get()
+        try:
+            return psycopg.AsyncClientCursor(connection).mogrify(sql, params)
+        finally:
+            await self._pool.putconn(connection)
+
+    async def aclose(self) -> None:
+        """Close the pool and its connections."""
+        if self._open:
+            self._open = False
+            try:
+                await self._pool.close()
+            finally:
+                # When the loop shuts down it cancels the pool's workers along with
+                # the task closing it, and the pool's close() gives up half-way.
+                for connection in list(self.opened):
+                    if not connection.closed:
+                        await connection.close()
