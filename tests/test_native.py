@@ -508,3 +508,42 @@ def test_shapes_differ_by_key_count_and_null_keys_need_no_query(committed_data):
     editor_selects = [s["sql"] for s in q.captured_queries if 'FROM "testapp_author"' in s["sql"]]
     assert len(editor_selects) == 2  # NULL keys are not queried at all
     assert sorted(shape[2] for shape in statement._by_shape if shape[0] == editor_key) == [1, 2]
+
+
+# --- connections and interpreter exit ------------------------------------------------------------------
+
+EXIT_SCRIPT = """
+import asyncio, django, os, sys
+sys.path.insert(0, {root!r})
+os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+django.setup()
+from django.core.management import call_command
+call_command("migrate", "contenttypes", verbosity=0)
+from django.contrib.contenttypes.models import ContentType
+from relations.drivers import native
+from relations.loaders.tasks import Fetch
+
+async def go():
+    return await native.execute(Fetch(ContentType.objects.all()))
+
+loop = asyncio.new_event_loop()  # closed without cancelling its tasks: no guard runs
+print(len(loop.run_until_complete(go())) > 0, flush=True)
+loop.close()
+"""
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "sqlite", reason="the aiosqlite worker thread is SQLite's"
+)
+def test_an_unclosed_native_connection_does_not_hang_interpreter_exit(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "RELATIONS_TEST_TMP": str(tmp_path), "RELATIONS_TEST_DB": "sqlite"}
+    script = EXIT_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent))
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr
