@@ -547,3 +547,23 @@ def test_an_unclosed_native_connection_does_not_hang_interpreter_exit(tmp_path):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
     assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr
+
+
+def test_each_use_of_a_cached_statement_gets_its_own_objects(committed_data):
+    # materialize() patches the statement it is given; two threads materializing the
+    # same shape at once must not read each other's rows.
+    statement._by_shape.clear()
+    book = Book.objects.get(title="B1")
+    author_pk = book.author_id
+
+    def task() -> Fetch:
+        build = lambda: Author.objects.filter(pk__in=(author_pk,))  # noqa: E731
+        return Fetch.by_keys(build, "default", ("test-shape",), (author_pk,), Author._meta.pk)
+
+    first, second, third = (statement.compile_task(task()) for _ in range(3))
+    assert second.sql == third.sql == first.sql and second.params == (author_pk,)
+    assert len({id(s.compiler) for s in (first, second, third)}) == 3
+    assert len({id(s.queryset.query) for s in (first, second, third)}) == 3
+    rows = statement.materialize(second, [(author_pk, "Ada", None, None)])
+    assert [a.name for a in rows] == ["Ada"]
+    assert statement.materialize(third, []) == []  # the second's rows did not leak into the third

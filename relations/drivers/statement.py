@@ -51,6 +51,13 @@ def _compile(queryset: Any) -> Statement:
     return Statement(sql, tuple(params), queryset, compiler)
 
 
+def _shallow(obj: Any) -> Any:
+    # Not copy.copy(): pickling support makes a QuerySet evaluate itself when copied.
+    copied = object.__new__(type(obj))
+    copied.__dict__.update(obj.__dict__)
+    return copied
+
+
 def _key_params(task: Fetch) -> tuple[Any, ...]:
     # What Django's In lookup does with each value: prepare, then adapt for the backend.
     field: Any = task.key_field
@@ -69,7 +76,11 @@ def compile_task(task: Fetch) -> Statement:
     if shape is not None:
         cached = _by_shape.get(shape)
         if cached is not None:
-            return Statement(cached.sql, _key_params(task), cached.queryset, cached.compiler)
+            # materialize() patches its statement's objects: each use gets shallow copies
+            # (concurrent uses in other threads must not see each other's rows).
+            queryset = _shallow(cached.queryset)
+            queryset.query = _shallow(queryset.query)
+            return Statement(cached.sql, _key_params(task), queryset, _shallow(cached.compiler))
     # A private clone: materialize() patches its query.
     statement = _compile(cast(Any, task.queryset)._chain())
     if shape is not None and shape not in _by_shape and len(task.keys) <= CACHED_KEYS:
