@@ -5,7 +5,7 @@ RELATIONS = {
     "MODE": "raise",              # "raise" (default), "warn", "record", "lazy", "n_plus_one"
     "MODELS": {"auth.User": "lazy"},   # per-model mode, by app label and model name
     "ASYNC_DRIVER": "auto",       # "auto" (default), "native", "thread": how async code runs queries
-    "NATIVE_POOL_SIZE": 4,        # PostgreSQL: native connections per database and event loop
+    "NATIVE_POOL_SIZE": 4,        # native connections per database and event loop, at most
     "NATIVE_TIMEOUT": 10.0,       # seconds to wait for a native connection before an error
     "PEERS": True,                # R() on one instance loads the relation for its live peers too
     "STRICT_FRAMEWORK": False,    # True: Django's own code paths (admin, forms, ...) obey MODE too

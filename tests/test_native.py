@@ -567,3 +567,49 @@ def test_each_use_of_a_cached_statement_gets_its_own_objects(committed_data):
     rows = statement.materialize(second, [(author_pk, "Ada", None, None)])
     assert [a.name for a in rows] == ["Ada"]
     assert statement.materialize(third, []) == []  # the second's rows did not leak into the third
+
+
+def test_peers_are_walked_only_by_a_load_that_needs_a_query(committed_data, monkeypatch):
+    from relations.peers import PeerGroup
+
+    walks = []
+    original = PeerGroup.live
+    monkeypatch.setattr(PeerGroup, "live", lambda self: walks.append(1) or original(self))
+    books = list(Book.objects.order_by("pk"))
+    with queries() as q:
+        names = [b.R("author").sync().name for b in books]  # a loop of R() calls
+    assert names == ["Ada", "Ada", "Bob", "Cy"]
+    assert len(q) == 1 and len(walks) == 1  # not once per instance: no quadratic loop
+
+
+def test_every_hop_of_a_path_loads_for_the_peers(committed_data):
+    books = list(Book.objects.order_by("pk"))
+    with queries() as q:
+        books[0].R("author__publisher").sync()
+    assert len(q) == 2  # authors of all books, then the publishers of all those authors
+    assert [b.author.publisher.name if b.author.publisher else None for b in books] == [
+        "Penguin",
+        "Penguin",
+        "Faber",
+        None,
+    ]
+
+
+@override_settings(RELATIONS={"NATIVE_POOL_SIZE": 2})
+def test_concurrent_native_queries_use_at_most_the_pool_size(committed_data):
+    opened = []
+
+    def receiver(sender: Any, connection: Any, **kwargs: Any) -> None:
+        opened.append(connection.alias)
+
+    async def go() -> Any:
+        tasks = [native.execute(Fetch(Book.objects.filter(title=t))) for t in ["B1", "B2", "B3", "B4"] * 3]
+        return [rows[0].title for rows in await asyncio.gather(*tasks)]
+
+    connection_created.connect(receiver)
+    try:
+        titles = run(go)
+    finally:
+        connection_created.disconnect(receiver)
+    assert titles == ["B1", "B2", "B3", "B4"] * 3
+    assert opened == ["default", "default"]  # concurrent: a second connection, and no more

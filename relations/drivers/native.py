@@ -89,13 +89,13 @@ def _create(alias: str) -> Backend:
             'Use "auto" to fall back to the thread driver there.'
         )
     template = connections[alias]
+    settings = config()
     if template.vendor == "sqlite":
         from .sqlite import SQLiteBackend
 
-        return SQLiteBackend(template)
+        return SQLiteBackend(template, settings.native_pool_size)
     from .postgresql import PostgresBackend
 
-    settings = config()
     return PostgresBackend(template, settings.native_pool_size, settings.native_timeout)
 
 

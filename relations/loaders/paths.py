@@ -68,8 +68,12 @@ def load_hop(
     pending: Pending,
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
+    with_peers: bool = False,
 ) -> Loader[HopValues]:
-    """Load one relation on a batch; return ``{id(instance): value}`` (nothing written yet)."""
+    """Load one relation on a batch; return ``{id(instance): value}`` (nothing written yet).
+
+    ``with_peers``: instances that need the query bring their live peers that need it too.
+    """
     values: HopValues = {}
     todo = []
     for inst in instances:
@@ -82,6 +86,8 @@ def load_hop(
             values[id(inst)] = strategy.read(inst)
     if not todo:
         return values
+    if with_peers:
+        todo.extend(_peers_to_load(todo, strategy, pending))
     inner: tuple[Any, ...] = ()
     if isinstance(queryset, QuerySet):
         queryset, inner = split_prefetches(queryset)
@@ -120,8 +126,12 @@ def load_path(
     queryset: QuerySet[Any] | None = None,
     to_attr: str | None = None,
     refresh: bool = False,
+    with_peers: bool = False,
 ) -> Loader[list[HopValues]]:
-    """Load every hop of ``path`` on ``instances``; ``queryset``/``to_attr`` apply to the last."""
+    """Load every hop of ``path`` on ``instances``; ``queryset``/``to_attr`` apply to the last.
+
+    ``with_peers``: every hop also loads for the live peers of the instances it queries.
+    """
     hops = resolve.split_path(path)
     per_hop = []
     current: list[Model] = list(instances)
@@ -137,7 +147,9 @@ def load_path(
                 strategy = ToAttr(strategy, to_attr)
             batches.setdefault(strategy.key, (strategy, []))[1].extend(group)
         for strategy, group in batches.values():
-            hop = yield from load_hop(group, strategy, pending, queryset if last else None, refresh)
+            hop = yield from load_hop(
+                group, strategy, pending, queryset if last else None, refresh, with_peers
+            )
             values.update(hop)
         per_hop.append(values)
         current = _distinct(_flatten(values[id(i)] for i in current))
@@ -164,17 +176,23 @@ def end_value(root: Model, per_hop: list[HopValues]) -> Any:
     return current[0] if current else None
 
 
-def with_peers(instances: Sequence[Model]) -> list[Model]:
-    """``instances`` and, after them, their live peers (fetched by the same query)."""
-    out = list(instances)
-    seen = {id(i) for i in out}
-    for instance in instances:
-        group = peers.group_of(instance)
-        if group is not None:
-            for peer in group.live():
-                if id(peer) not in seen and type(peer) is type(instance):
-                    seen.add(id(peer))
-                    out.append(peer)
+def _peers_to_load(todo: Sequence[Model], strategy: Strategy, pending: Pending) -> list[Model]:
+    # Only instances that need a query look at their peers, so a loop of R() calls over
+    # a fetched list walks the peers once, not once per instance.
+    seen = {id(i) for i in todo}
+    groups = {id(g): g for i in todo if (g := peers.group_of(i)) is not None}
+    kinds = {type(i) for i in todo}
+    out = []
+    for group in groups.values():
+        for peer in group.live():
+            if (
+                id(peer) not in seen
+                and type(peer) in kinds
+                and pending.get(peer, strategy.key) is MISSING
+                and strategy.needs_load(peer)
+            ):
+                seen.add(id(peer))
+                out.append(peer)
     return out
 
 
@@ -190,8 +208,9 @@ def load_batch(
     ``R()`` is a batch of one; concurrent ``R()`` calls share one batch.
     """
     pending = Pending()
-    batch = with_peers(instances) if with_peers_of else instances
-    per_hop = yield from load_path(batch, path, pending, queryset, refresh=refresh)
+    per_hop = yield from load_path(
+        instances, path, pending, queryset, refresh=refresh, with_peers=with_peers_of
+    )
     pending.commit()
     return per_hop
 
