@@ -1,4 +1,14 @@
-"""Settings of the bookstore example: embedded SQLite, django-strict-relations first."""
+"""Settings of the bookstore example: embedded SQLite, django-strict-relations first.
+
+Environment variables (all optional; the HTTP benchmark and the tests set them):
+
+- ``BOOKSTORE_DB``: the SQLite file (default ``example/bookstore.sqlite3``).
+- ``BOOKSTORE_PG_NAME``: use this PostgreSQL database instead (``PGHOST``,
+  ``PGPORT``, ``PGUSER``, default 127.0.0.1:5432, user postgres), through Django's
+  psycopg connection pool (``BOOKSTORE_PG_POOL_SIZE`` connections at most, default 8).
+- ``BOOKSTORE_ASYNC_DRIVER``: ``RELATIONS["ASYNC_DRIVER"]`` (default: the library's, "auto").
+- ``BOOKSTORE_DEBUG``: ``0`` turns ``DEBUG`` off (a production-like server).
+"""
 
 import os
 from pathlib import Path
@@ -6,7 +16,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent  # example/
 
 SECRET_KEY = "example-only-not-secret"
-DEBUG = True
+DEBUG = os.environ.get("BOOKSTORE_DEBUG", "1") != "0"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
 
 INSTALLED_APPS = [
@@ -23,6 +33,8 @@ INSTALLED_APPS = [
 RELATIONS = {
     "MODE": "raise",  # the default: reading an unloaded relation raises RelationNotLoaded
 }
+if os.environ.get("BOOKSTORE_ASYNC_DRIVER"):
+    RELATIONS["ASYNC_DRIVER"] = os.environ["BOOKSTORE_ASYNC_DRIVER"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -59,6 +71,17 @@ DATABASES = {
         "NAME": os.environ.get("BOOKSTORE_DB", str(BASE_DIR / "bookstore.sqlite3")),
     }
 }
+if os.environ.get("BOOKSTORE_PG_NAME"):
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ["BOOKSTORE_PG_NAME"],
+        "USER": os.environ.get("PGUSER", "postgres"),
+        "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PORT": os.environ.get("PGPORT", "5432"),
+        # Under ASGI every request runs its ORM work on a thread of its own, hence a
+        # connection of its own: a pool (Django >= 5.1) instead of a connect per request.
+        "OPTIONS": {"pool": {"min_size": 1, "max_size": int(os.environ.get("BOOKSTORE_PG_POOL_SIZE", "8"))}},
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -66,3 +89,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+
+if not DEBUG:
+    # Django logs server errors to the console only under DEBUG; a benchmark server
+    # (BOOKSTORE_DEBUG=0) must still show why a request failed.
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "loggers": {"django.request": {"handlers": ["console"], "level": "ERROR"}},
+    }
