@@ -76,11 +76,13 @@ def load_hop(
     """
     values: HopValues = {}
     todo = []
+    known = pending.of(strategy.key)
+    needs_load = strategy.needs_load
     for inst in instances:
-        value = pending.get(inst, strategy.key)
-        if value is not MISSING:
-            values[id(inst)] = value
-        elif strategy.needs_load(inst, refresh):
+        entry = known.get(id(inst)) if known else None
+        if entry is not None:
+            values[id(inst)] = entry[1]
+        elif needs_load(inst, refresh):
             todo.append(inst)
         else:
             values[id(inst)] = strategy.read(inst)
@@ -98,11 +100,10 @@ def load_hop(
     fetched_rows: list[Model] = []
     for group in _groups(todo, lambda i: i._state.db).values():
         fetched = yield from strategy.fetch(group, queryset, pending)
-        for inst in group:
-            value = fetched[id(inst)]
-            pending.add(inst, strategy.key, value, write)
-            values[id(inst)] = value
-        fetched_rows.extend(_flatten(fetched[id(i)] for i in group))
+        pending.add_many(strategy.key, group, fetched, write)
+        values.update(fetched)
+        if inner:
+            fetched_rows.extend(_flatten(fetched[id(i)] for i in group))
     if inner:
         yield from load_lookups(_distinct(fetched_rows), inner, pending)
     return values
@@ -152,7 +153,8 @@ def load_path(
             )
             values.update(hop)
         per_hop.append(values)
-        current = _distinct(_flatten(values[id(i)] for i in current))
+        if not last:
+            current = _distinct(_flatten(values[id(i)] for i in current))
     return per_hop
 
 

@@ -99,9 +99,14 @@ class Forward(Strategy):
         self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
     ) -> Loader[Values]:
         field = self.info.descriptor.field
-        attnames = [f.attname for f in field.local_related_fields]
+        local = field.local_related_fields
+        attnames = [f.attname for f in local]
         columns: dict[int, tuple[Any, ...]] = {}
-        deferred = [i for i in instances if any(a not in i.__dict__ for a in attnames)]
+        if len(attnames) == 1:  # the common case, per instance without a generator
+            attname = attnames[0]
+            deferred = [i for i in instances if attname not in i.__dict__]
+        else:
+            deferred = [i for i in instances if any(a not in i.__dict__ for a in attnames)]
         if deferred:
             # The key columns themselves were deferred: fetch them first (Django
             # would run a refresh_from_db query per instance here).
@@ -117,7 +122,11 @@ class Forward(Strategy):
                 columns[id(inst)] = tuple(getattr(row, a) if row else None for a in attnames)
                 pending.add(inst, (self.key, "columns"), columns[id(inst)], self._write_columns)
 
-        keys = {id(i): columns.get(id(i)) or field.get_local_related_value(i) for i in instances}
+        if len(local) == 1 and not local[0].primary_key and not columns:
+            # What get_local_related_value() reads for a plain key column.
+            keys = {id(i): (i.__dict__[attname],) for i in instances}
+        else:
+            keys = {id(i): columns.get(id(i)) or field.get_local_related_value(i) for i in instances}
         keyed = [i for i in instances if None not in keys[id(i)]]
         values: Values = {id(i): None for i in instances}
         if not keyed:
