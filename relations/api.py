@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
 
+from stubs._types import RelationLoad as TypedRelationLoad
+
 from . import coalesce
 from .conf import config
 from .drivers import run_async, run_sync
@@ -22,7 +24,7 @@ from .loaders.tasks import Loader
 T = TypeVar("T")
 
 
-class RelationLoad(Coroutine[Any, Any, T]):
+class RelationLoad(TypedRelationLoad[T]):
     """A pending relation load: ``await`` it in async code, or call ``.sync()``.
 
     Nothing runs until then.  It is a coroutine, so ``asyncio.create_task()`` and

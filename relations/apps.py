@@ -41,7 +41,7 @@ class RelationsConfig(AppConfig):
         peers.install()
         observe.install()
         if getattr(Model, "R", None) is not R:
-            Model.R = R  # type: ignore[attr-defined]
+            Model.R = R  # type: ignore[method-assign, assignment]
 
     def _install_generic(self) -> None:
         if apps.is_installed("django.contrib.contenttypes"):

@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import Model
 
 from .drivers import observe, run_async
+from .loaders import resolve
 from .loaders.paths import HopValues, end_value, load_batch
 
 Key = tuple[str, bool, str, int]
@@ -58,7 +59,8 @@ class Batch:
             return
         for instance, future in self.callers:
             if not future.done():
-                future.set_result(end_value(instance, per_hop))
+                many = resolve.is_many(type(instance), self.path)
+                future.set_result(end_value(instance, per_hop, many))
 
     def leave(self) -> None:
         """A caller was cancelled: the batch goes on only while someone waits for it."""

@@ -1,1 +1,12 @@
-"""Typing support for django-strict-relations (mypy plugin and pyright stubs arrive with the typing issue)."""
+"""Typing support for django-strict-relations.
+
+* ``stubs.mypy_plugin``: the mypy plugin (``plugins = mypy_django_plugin.main, stubs.mypy_plugin``);
+* ``Loaded``: ``Loaded[Book, Literal["author"]]`` annotates a Book whose author is loaded;
+* ``RelationLoad``: the static type of ``obj.R(path)``.
+
+Nothing here imports Django.
+"""
+
+from ._types import Loaded, RelationLoad
+
+__all__ = ["Loaded", "RelationLoad"]

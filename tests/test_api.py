@@ -748,3 +748,10 @@ def test_router_sends_forward_fk_read_elsewhere(style, other_data):
         assert book._state.db == "default"
         author = load(style, book, "author")
     assert (author.name, author._state.db) == ("Other Ada", "other")
+
+
+def test_a_to_many_path_through_a_null_hop_is_an_empty_list(style, data):
+    book = Book.objects.get(title="B2")  # no editor
+    assert load(style, book, "editor__books") == []
+    assert load(style, book, "editor__profile") is None
+    assert load(style, book, "editor") is None

@@ -158,10 +158,13 @@ def load_path(
     return per_hop
 
 
-def end_value(root: Model, per_hop: list[HopValues]) -> Any:
-    """What ``R(root, path)`` returns: the object at the end, or the distinct list."""
+def end_value(root: Model, per_hop: list[HopValues], many: bool = False) -> Any:
+    """What ``R(root, path)`` returns: the object at the end, or the distinct list.
+
+    ``many``: the path has a to-many hop, so the answer is a list even when an earlier
+    hop is None (``editor__books`` with no editor is ``[]``).
+    """
     current = [root]
-    many = False
     for values in per_hop:
         step = [values[id(obj)] for obj in current]
         many = many or any(isinstance(v, list) for v in step)
@@ -226,7 +229,7 @@ def load_one(
 ) -> Loader[Any]:
     """The loader behind ``R(instance, path)``."""
     per_hop = yield from load_batch([instance], path, queryset, refresh, with_peers_of)
-    return end_value(instance, per_hop)
+    return end_value(instance, per_hop, resolve.is_many(type(instance), path))
 
 
 def normalize_lookup(lookup: Any) -> tuple[str, Any, str | None]:

@@ -78,6 +78,22 @@ def split_path(path: Any) -> list[str]:
     return hops
 
 
+def is_many(model: type[Model], path: str) -> bool:
+    """Does ``R(obj, path)`` give a list: is any hop known from the models to-many?
+
+    Hops after a generic foreign key depend on the data; they count when loaded.
+    """
+    current: type[Model] | None = model
+    for hop in split_path(path):
+        if current is None:
+            return False
+        info = relation(current, hop, path)
+        if info.many:
+            return True
+        current = info.target
+    return False
+
+
 def check_path(
     model: type[Model], path: str, attrs: dict[tuple[type[Model], str], type[Model] | None] | None = None
 ) -> list[type[Model] | None]:
