@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
+import threading
 import weakref
 from typing import Any
 
@@ -36,12 +38,14 @@ class DjangoAsyncConnection(psycopg.AsyncConnection[Any]):
     async def connect(cls, conninfo: str = "", **kwargs: Any) -> DjangoAsyncConnection:
         """Open through Django (``kwargs["backend"]`` says for which alias)."""
         backend: PostgresBackend = kwargs["backend"]
-        opening = asyncio.ensure_future(sync_to_async(backend.open_django, thread_sensitive=False)())
+        opening = _Opening(backend)
         try:
-            django = await asyncio.shield(opening)
+            django = await sync_to_async(opening.run, thread_sensitive=False)()
         except asyncio.CancelledError:
-            # The pool gave up on this connection (shutdown): close it once it exists.
-            opening.add_done_callback(_close_unused)
+            opening.abandon()
+            raise
+        except Exception as exc:
+            backend.last_error = exc
             raise
         sync = django.connection
         connection = cls(sync.pgconn)
@@ -57,9 +61,35 @@ class DjangoAsyncConnection(psycopg.AsyncConnection[Any]):
         return connection
 
 
-def _close_unused(opening: asyncio.Future[BaseDatabaseWrapper]) -> None:
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result().connection.close()
+class _Opening:
+    """One session being opened in a worker thread.
+
+    If its caller is cancelled (the pool gave up, the event loop is shutting down),
+    the session is closed by whichever side gets there second: the thread once it
+    has connected, or the caller if it already had.  Neither needs the event loop.
+    """
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self.backend = backend
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.django: BaseDatabaseWrapper | None = None
+
+    def run(self) -> BaseDatabaseWrapper:
+        django = self.backend.open_django()
+        with self.lock:
+            if not self.abandoned:
+                self.django = django
+                return django
+        django.connection.close()
+        raise asyncio.CancelledError
+
+    def abandon(self) -> None:
+        with self.lock:
+            self.abandoned = True
+            django, self.django = self.django, None
+        if django is not None:
+            django.connection.close()
 
 
 class PostgresBackend:
@@ -71,10 +101,14 @@ class PostgresBackend:
         self.alias = template.alias
         settings = copy.deepcopy(template.settings_dict)
         settings["OPTIONS"].pop("pool", None)  # this pool replaces Django's
+        # A server that accepts and never answers must not hold a worker thread (and
+        # interpreter exit) forever: bound each attempt unless the project did.
+        settings["OPTIONS"].setdefault("connect_timeout", max(2, math.ceil(timeout)))
         self._settings = settings
         self._wrapper_class = type(template)
         self.timeout = timeout
         self.server_version: int | None = None
+        self.last_error: Exception | None = None  # of the latest failed connection attempt
         self._pool: AsyncConnectionPool[DjangoAsyncConnection] = AsyncConnectionPool(
             connection_class=DjangoAsyncConnection,
             kwargs={"backend": self},
@@ -108,10 +142,12 @@ class PostgresBackend:
         try:
             return await pool.getconn()
         except PoolTimeout as exc:
+            cause = self.last_error
+            why = f"; last attempt: {cause}" if cause is not None else ""
             raise OperationalError(
                 f"No PostgreSQL connection for database alias {self.alias!r} within "
-                f'{self.timeout:g} s (RELATIONS["NATIVE_TIMEOUT"]): {exc}'
-            ) from exc
+                f'{self.timeout:g} s (RELATIONS["NATIVE_TIMEOUT"]): {exc}{why}'
+            ) from (cause or exc)
 
     async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         """Run one SELECT on a pooled connection and return its rows."""

@@ -1,0 +1,1 @@
+"""Models with every common field type, for the native/sync driver equivalence tests."""
