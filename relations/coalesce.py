@@ -7,9 +7,10 @@ and loads the relation for all of them with one ``IN`` query per hop; every
 caller then gets the value for its own instance.
 
 A batch is keyed by everything that could make the loads differ: the path,
-``refresh``, the database, and the Django connection the calling context would
-use (so concurrent requests with their own thread-sensitive contexts never share
-a transaction they should not see).  A caller that is cancelled leaves the batch
+``refresh``, the database, and the sync thread asgiref would use for the calling
+context (hence its Django connection: concurrent requests with their own
+thread-sensitive contexts never share a transaction they should not see).  A
+caller that is cancelled leaves the batch
 to the others; when every caller is gone, the batch is cancelled too, and, like
 any cancelled loader, writes nothing.
 """
@@ -86,7 +87,9 @@ async def load(instance: Model, path: str, refresh: bool, with_peers: bool) -> A
     """``R(instance, path)`` as part of this iteration's batch for the same relation."""
     loop = asyncio.get_running_loop()
     db = instance._state.db or "default"
-    key = (path, refresh, db, id(observe.calling_connection(db)))
+    # Callers that the thread driver would serve on the same sync thread (hence the
+    # same Django connection and transaction) may share a query; others may not.
+    key = (path, refresh, db, id(observe.sync_executor()))
     batches = _open.setdefault(loop, {})
     batch = batches.get(key)
     if batch is None:

@@ -178,14 +178,19 @@ def parse_location_pattern(pattern: str, where: str) -> tuple[str, int | None]:
     return pattern.replace("\\", "/"), None
 
 
-_cache: list[Config] = []
+_cache: list[tuple[Any, Config]] = []  # (the raw setting it was parsed from, config)
 
 
 def config() -> Config:
-    """The current configuration (parsed once, re-read when the setting changes)."""
-    if not _cache:
-        _cache.append(parse(getattr(settings, "RELATIONS", None)))
-    return _cache[0]
+    """The current configuration (parsed once per value of the setting)."""
+    raw = getattr(settings, "RELATIONS", None)
+    # Compared by identity, so a parse that raced with a settings change in another
+    # thread is never served for the new value.
+    cached = _cache[0] if _cache else None
+    if cached is None or cached[0] is not raw:
+        cached = (raw, parse(raw))
+        _cache[:] = [cached]
+    return cached[1]
 
 
 @receiver(setting_changed)

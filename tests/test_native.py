@@ -472,8 +472,8 @@ def test_r_reuses_the_sql_compiled_for_the_same_shape(committed_data, monkeypatc
     compiled: list[str | None] = []
     original = statement._compile
 
-    def counting(queryset: Any) -> Any:
-        result = original(queryset)
+    def counting(queryset: Any, connection: Any) -> Any:
+        result = original(queryset, connection)
         compiled.append(result.sql)
         return result
 
@@ -613,3 +613,22 @@ def test_concurrent_native_queries_use_at_most_the_pool_size(committed_data):
         connection_created.disconnect(receiver)
     assert titles == ["B1", "B2", "B3", "B4"] * 3
     assert opened == ["default", "default"]  # concurrent: a second connection, and no more
+
+
+@pytest.mark.asyncio
+async def test_concurrent_r_calls_coalesce_in_tasks_that_never_touched_the_connection(
+    committed_data, settings, caplog
+):
+    # Under asyncio.run() or an ASGI server (no outer sync thread) every task has its own
+    # Django connection object; that must not keep the calls apart.
+    settings.DEBUG = True  # every native query is logged by django.db.backends
+    settings.RELATIONS = {"PEERS": False}
+    books = await sync_to_async(lambda: list(Book.objects.order_by("pk")))()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="django.db.backends"):
+            authors = await asyncio.gather(*(b.R("author") for b in books))
+    finally:
+        await native.aclose()
+    selects = [r for r in caplog.records if getattr(r, "sql", "").startswith('SELECT "testapp_author"')]
+    assert [a.name for a in authors] == ["Ada", "Ada", "Bob", "Cy"]
+    assert len(selects) == 1

@@ -29,7 +29,7 @@ async def execute(task: Fetch) -> list[Any]:
         return await thread.execute(task)
     found = await native.prepare(alias)
     try:
-        statement = compile_task(task)
+        statement = compile_task(task, observe.loop_connection(alias))
     except SynchronousOnlyOperation:
         return await thread.execute(task)
     return await native.run(statement, found, calling)

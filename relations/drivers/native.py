@@ -88,7 +88,7 @@ def _create(alias: str) -> Backend:
             f'RELATIONS["ASYNC_DRIVER"] = "native" cannot run queries on database {alias!r}: {reason}. '
             'Use "auto" to fall back to the thread driver there.'
         )
-    template = connections[alias]
+    template = observe.loop_connection(alias)
     settings = config()
     if template.vendor == "sqlite":
         from .sqlite import SQLiteBackend
@@ -137,7 +137,7 @@ async def aclose() -> None:
 async def prepare(alias: str) -> Backend:
     """The backend, with what compiling needs known without sync I/O."""
     found = backend(alias)
-    wrapper = connections[alias]
+    wrapper = observe.loop_connection(alias)
     if found.vendor == "postgresql" and "pg_version" not in wrapper.__dict__:
         # Some expressions ask the server version while compiling; Django would
         # open a sync connection to find out.
@@ -159,4 +159,5 @@ async def run(statement: Statement, found: Backend, calling: BaseDatabaseWrapper
 async def execute(task: Fetch) -> list[Any]:
     """Run one task on the native connection of its database."""
     found = await prepare(task.using)
-    return await run(compile_task(task), found, observe.calling_connection(task.using))
+    statement = compile_task(task, observe.loop_connection(task.using))
+    return await run(statement, found, observe.calling_connection(task.using))

@@ -28,9 +28,9 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
-from asgiref.sync import AsyncToSync, async_to_sync, sync_to_async
+from asgiref.sync import AsyncToSync, SyncToAsync, async_to_sync, sync_to_async
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorWrapper
@@ -76,25 +76,73 @@ def _in_event_loop() -> bool:
     return True
 
 
-def calling_connection(alias: str) -> BaseDatabaseWrapper:
-    """The connection object the thread driver would run a task for ``alias`` on."""
+def sync_executor() -> Any:
+    """The executor asgiref would run thread-sensitive work of this context on.
+
+    An outer ``async_to_sync`` caller's thread, else the ``ThreadSensitiveContext``
+    (an ASGI request) executor, else None: asgiref's one process-wide thread.
+    """
     executor = getattr(AsyncToSync.executors, "current", None)
-    if executor is None:
-        try:
-            executor = AsyncToSync.loop_thread_executors.get(asyncio.get_running_loop())
-        except RuntimeError:
-            executor = None
-    thread = getattr(executor, "_work_thread", None)
-    if thread is not None:
+    if executor is not None:
+        return executor
+    try:
+        executor = AsyncToSync.loop_thread_executors.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+    if executor is not None:
+        return executor
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    return SyncToAsync.context_to_thread_executor.get(context) if context is not None else None
+
+
+def _executor_thread(executor: Any) -> threading.Thread | None:
+    thread: threading.Thread | None = getattr(executor, "_work_thread", None)  # CurrentThreadExecutor
+    if thread is None:
+        threads = getattr(executor, "_threads", ())  # a one-thread ThreadPoolExecutor
+        thread = next(iter(threads), None) if len(threads) == 1 else None
+    return thread
+
+
+def calling_connection(alias: str) -> BaseDatabaseWrapper:
+    """The connection object whose observers see a native query for ``alias``.
+
+    The one of the sync thread the thread driver would use, else the calling
+    context's own; a context that never touched its connection has nobody watching
+    it, and gets this thread's shared one rather than a new object per task.
+    """
+    thread = _executor_thread(sync_executor())
+    if thread is not None and thread.ident is not None:
         wrapper = _by_thread.get((thread.ident, alias))
         if wrapper is not None:
             return wrapper
-    return connections[alias]
+    own = _own(alias)
+    return own if own is not None else loop_connection(alias)
+
+
+def _own(alias: str) -> BaseDatabaseWrapper | None:
+    # The calling context's connection object, if it has one (without creating it).
+    own: BaseDatabaseWrapper | None = getattr(cast(Any, connections)._connections, alias, None)
+    return own
+
+
+# Inside an event loop Django makes a connection object per asyncio context, so
+# per task: compiling and bookkeeping use one per thread instead (no I/O on it).
+_loop_connections: dict[tuple[int, str], BaseDatabaseWrapper] = {}
+
+
+def loop_connection(alias: str) -> BaseDatabaseWrapper:
+    """This thread's connection object for compiling ``alias`` queries (never used for I/O)."""
+    key = (threading.get_ident(), alias)
+    wrapper = _loop_connections.get(key)
+    if wrapper is None or wrapper.settings_dict is not connections.settings[alias]:
+        wrapper = _loop_connections[key] = connections.create_connection(alias)
+    return wrapper
 
 
 def in_transaction(wrapper: BaseDatabaseWrapper) -> bool:
     """Is ``wrapper`` (a calling connection) or the loop's own connection inside ``atomic()``?"""
-    return wrapper.in_atomic_block or connections[wrapper.alias].in_atomic_block
+    own = _own(wrapper.alias)
+    return wrapper.in_atomic_block or (own is not None and own.in_atomic_block)
 
 
 def watched(wrapper: BaseDatabaseWrapper) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, cast
 from django.core.exceptions import EmptyResultSet
 from django.core.signals import setting_changed
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.sql.compiler import SQLCompiler
 from django.dispatch import receiver
 
@@ -42,8 +43,8 @@ _by_shape: dict[Hashable, Statement | None] = {}
 CACHED_KEYS = 8
 
 
-def _compile(queryset: Any) -> Statement:
-    compiler = queryset.query.get_compiler(using=queryset.db)
+def _compile(queryset: Any, connection: BaseDatabaseWrapper | None) -> Statement:
+    compiler = queryset.query.get_compiler(using=queryset.db, connection=connection)
     try:
         sql, params = compiler.as_sql()
     except EmptyResultSet:  # .none(), pk__in=[]: Django runs no query either
@@ -58,20 +59,23 @@ def _shallow(obj: Any) -> Any:
     return copied
 
 
-def _key_params(task: Fetch) -> tuple[Any, ...]:
+def _key_params(task: Fetch, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
     # What Django's In lookup does with each value: prepare, then adapt for the backend.
     field: Any = task.key_field
-    connection = connections[task.using]
     return tuple(
         field.get_db_prep_value(field.get_prep_value(v), connection, prepared=True) for v in task.keys
     )
 
 
-def compile_task(task: Fetch) -> Statement:
+def compile_task(task: Fetch, connection: BaseDatabaseWrapper | None = None) -> Statement:
     """Compile ``task``'s queryset with Django's compiler for the database it routes to.
 
-    A task with a shape reuses the SQL compiled for the first task of that shape.
+    ``connection``: the Django connection object to compile with (no I/O is done on
+    it; default: this thread's or context's).  A task with a shape reuses the SQL
+    compiled for the first task of that shape.
     """
+    if connection is None:
+        connection = connections[task.using]
     shape = task.shape
     if shape is not None:
         cached = _by_shape.get(shape)
@@ -80,12 +84,12 @@ def compile_task(task: Fetch) -> Statement:
             # (concurrent uses in other threads must not see each other's rows).
             queryset = _shallow(cached.queryset)
             queryset.query = _shallow(queryset.query)
-            return Statement(cached.sql, _key_params(task), queryset, _shallow(cached.compiler))
+            return Statement(cached.sql, _key_params(task, connection), queryset, _shallow(cached.compiler))
     # A private clone: materialize() patches its query.
-    statement = _compile(cast(Any, task.queryset)._chain())
+    statement = _compile(cast(Any, task.queryset)._chain(), connection)
     if shape is not None and shape not in _by_shape and len(task.keys) <= CACHED_KEYS:
         # Trust the cache only if Django's parameters are exactly the keys prepared.
-        reusable = statement.sql is not None and statement.params == _key_params(task)
+        reusable = statement.sql is not None and statement.params == _key_params(task, connection)
         if reusable:
             template = statement.queryset
             template._hints = {}  # keep no instance alive; the database is fixed:
