@@ -54,6 +54,9 @@ import django
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXAMPLE = REPO / "example"
+sys.path.insert(0, str(HERE))
+
+from pgscratch import pg_admin, pg_params  # noqa: E402  (benchmarks/, on the path above)
 
 PG_DB = "relations_http_bench"
 VIEWS = ("strict", "django")
@@ -61,22 +64,6 @@ START_TIMEOUT = 30.0
 
 
 # -- database and server --------------------------------------------------------------
-
-
-def pg_params() -> dict[str, str]:
-    return {
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-    }
-
-
-def pg_admin(sql: str) -> None:
-    """Run a statement on the maintenance database ``postgres`` (autocommit)."""
-    import psycopg
-
-    with psycopg.connect(dbname="postgres", autocommit=True, **pg_params()) as conn:
-        conn.execute(sql)
 
 
 def server_env(args: argparse.Namespace, tmpdir: str) -> dict[str, str]:

@@ -67,6 +67,8 @@ try:
 except ImportError:
     sys.path.insert(1, str(REPO))  # this checkout
 
+from pgscratch import pg_admin, pg_params  # noqa: E402  (benchmarks/, on the path above)
+
 N_PUBLISHERS = 20
 N_AUTHORS = 1_000
 N_BOOKS = 10_000
@@ -83,22 +85,6 @@ LOOP: asyncio.AbstractEventLoop | None = None
 
 
 # -- set-up -------------------------------------------------------------------------
-
-
-def pg_params() -> dict[str, str]:
-    return {
-        "host": os.environ.get("PGHOST", "127.0.0.1"),
-        "port": os.environ.get("PGPORT", "5432"),
-        "user": os.environ.get("PGUSER", "postgres"),
-    }
-
-
-def pg_admin(sql: str) -> None:
-    """Run a statement on the maintenance database ``postgres`` (autocommit)."""
-    import psycopg
-
-    with psycopg.connect(dbname="postgres", autocommit=True, **pg_params()) as conn:
-        conn.execute(sql)
 
 
 def configure(db: str, tmpdir: str) -> None:
