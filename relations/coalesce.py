@@ -9,10 +9,11 @@ caller then gets the value for its own instance.
 A batch is keyed by everything that could make the loads differ: the path,
 ``refresh``, the database, and the sync thread asgiref would use for the calling
 context (hence its Django connection: concurrent requests with their own
-thread-sensitive contexts never share a transaction they should not see).  A
-caller that is cancelled leaves the batch
-to the others; when every caller is gone, the batch is cancelled too, and, like
-any cancelled loader, writes nothing.
+thread-sensitive contexts never share a transaction they should not see).
+
+A caller that is cancelled leaves the batch to the others; when every caller is
+gone, the batch is cancelled too and, like any cancelled loader, writes nothing.
+An error reaches every caller of the batch.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The native driver: tasks run on async database connections, in the event loop.
 
 A task's queryset is compiled by Django in the loop (``statement``), its SQL runs
-on an aiosqlite connection or a psycopg pool (``sqlite``, ``postgresql``) as the
-calling context's Django connection would run it (``observe``), and the rows come
-back as instances through Django's own iterables.  No thread hop per query.
+on aiosqlite or psycopg connections (``sqlite``, ``postgresql``) as the calling
+context's Django connection would run it (``observe``), and the rows come back as
+instances through Django's own iterables.  No hop onto Django's one
+thread-sensitive thread: concurrent loads run concurrently.
 
 Connections belong to the event loop that opened them (psycopg's pool runs tasks
 on it).  They close when that loop shuts down (``asyncio.run()``, asgiref's
@@ -47,9 +48,7 @@ class _LoopBackends(dict[str, Backend]):
 
 
 _loops: dict[asyncio.AbstractEventLoop, _LoopBackends] = {}
-
-
-_unsupported: dict[str, str | None] = {}
+_unsupported: dict[str, str | None] = {}  # alias -> why it has no native driver
 
 
 def unsupported(alias: str) -> str | None:

@@ -2,10 +2,15 @@
 
 The thread driver runs a task on the connection of the thread asgiref picks for
 thread-sensitive work: the sync thread that called ``async_to_sync`` (a sync view,
-a ``TestCase`` test), else the event loop's own thread.  A native driver runs the
-task elsewhere, but everything that watches that connection must still see it:
+a ``TestCase`` test), else the ASGI request's thread-sensitive executor, else
+asgiref's one process-wide thread.  A native driver runs the task elsewhere, but
+everything that watches that connection must still see it:
 
-* ``calling_connection(alias)``: that connection;
+* ``sync_executor()``: which of those asgiref would use (coalescing keys on it);
+* ``calling_connection(alias)``: that connection, when this process has made it,
+  else the calling context's own, else ``loop_connection(alias)``, one object per
+  thread that compiling and bookkeeping also use (Django would otherwise make a
+  new connection object for every asyncio task);
 * ``in_transaction(wrapper)``: is it inside ``atomic()``?  Then a
   second connection would not see its uncommitted rows (``"auto"`` stays on the
   thread driver);
