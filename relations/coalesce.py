@@ -59,10 +59,13 @@ class Batch:
             if not isinstance(exc, Exception):
                 raise
             return
+        many: dict[type[Model], bool] = {}  # does the path give a list, per model
         for instance, future in self.callers:
             if not future.done():
-                many = resolve.is_many(type(instance), self.path)
-                future.set_result(end_value(instance, per_hop, many))
+                model = type(instance)
+                if model not in many:
+                    many[model] = resolve.is_many(model, self.path)
+                future.set_result(end_value(instance, per_hop, many[model]))
 
     def leave(self) -> None:
         """A caller was cancelled: the batch goes on only while someone waits for it."""

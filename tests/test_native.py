@@ -461,7 +461,6 @@ def test_other_database_alias_runs_natively_too(committed_data):
         return [(p.name, p._state.db) for p in rows], _native_open("other")
 
     assert run(go) == ([("Elsewhere", "other")], True)
-    assert connections["other"].vendor in {"sqlite", "postgresql"}
 
 
 # --- the hot path: compiled SQL reused per shape -------------------------------------------------------

@@ -206,16 +206,14 @@ def load_batch(
     path: str,
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
-    with_peers_of: bool = False,
+    with_peers: bool = False,
 ) -> Loader[list[HopValues]]:
     """Load ``path`` on ``instances`` (and their peers) and commit; the values per hop.
 
     ``R()`` is a batch of one; concurrent ``R()`` calls share one batch.
     """
     pending = Pending()
-    per_hop = yield from load_path(
-        instances, path, pending, queryset, refresh=refresh, with_peers=with_peers_of
-    )
+    per_hop = yield from load_path(instances, path, pending, queryset, refresh=refresh, with_peers=with_peers)
     pending.commit()
     return per_hop
 
@@ -225,10 +223,10 @@ def load_one(
     path: str,
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
-    with_peers_of: bool = False,
+    with_peers: bool = False,
 ) -> Loader[Any]:
     """The loader behind ``R(instance, path)``."""
-    per_hop = yield from load_batch([instance], path, queryset, refresh, with_peers_of)
+    per_hop = yield from load_batch([instance], path, queryset, refresh, with_peers)
     return end_value(instance, per_hop, resolve.is_many(type(instance), path))
 
 
