@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Cold mypy time with django-stubs' plugin alone vs with django-stubs + ``stubs.mypy_plugin``.
+"""Cold mypy time with django-stubs' plugin alone vs with django-stubs + ``relations.stubs.mypy_plugin``.
 
     .venv/dj61/bin/python benchmarks/typing_mypy.py                 # 3 rounds per configuration
     .venv/dj61/bin/python benchmarks/typing_mypy.py --rounds 5 --loaded
@@ -215,7 +215,7 @@ def errors(summary: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--plugin", default="stubs.mypy_plugin", help="the plugin module to measure")
+    parser.add_argument("--plugin", default="relations.stubs.mypy_plugin", help="the plugin module")
     parser.add_argument("--loaded", action="store_true", help="add a row with relation-not-loaded enabled")
     parser.add_argument("--keep", type=Path, help="generate the project here and keep it")
     parser.add_argument("--seed", type=int, default=42)

@@ -126,7 +126,7 @@ def _wrap_gfk(model: Any, name: str, field: Any) -> None:
 
 
 def _is_bare_gfk_field(attr: Any) -> bool:
-    generic = sys.modules.get("descriptors.generic")  # imported only with contenttypes
+    generic = sys.modules.get("relations.descriptors.generic")  # imported only with contenttypes
     if generic is None or not generic.GFK_FIELD_IS_DESCRIPTOR:
         return False
     from django.contrib.contenttypes.fields import GenericForeignKey

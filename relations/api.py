@@ -12,14 +12,13 @@ from typing import Any, TypeVar
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
 
-from stubs._types import RelationLoad as TypedRelationLoad
-
 from . import coalesce
 from .conf import config
 from .drivers import run_async, run_sync
 from .loaders import resolve
 from .loaders.paths import load_one, normalize_lookup, prefetch_loader
 from .loaders.tasks import Loader
+from .stubs._types import RelationLoad as TypedRelationLoad
 
 T = TypeVar("T")
 

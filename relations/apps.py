@@ -12,10 +12,9 @@ from types import ModuleType
 from django.apps import AppConfig, apps
 from django.db.models import Model
 
-from descriptors import install
-
 from . import peers
 from .api import R
+from .descriptors import install
 from .drivers import observe
 
 

@@ -66,7 +66,7 @@ def check_descriptors(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """relations.W002: relations whose descriptor is not strict (reads load silently)."""
-    from descriptors.install import unreplaced
+    from .descriptors.install import unreplaced
 
     wanted = {c.label for c in app_configs} if app_configs is not None else None
     messages: list[checks.CheckMessage] = []

@@ -42,7 +42,9 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
+import types
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -511,3 +513,19 @@ def _log_at_exit() -> None:
 
 
 atexit.register(_log_at_exit)
+
+
+class _ReportModule(types.ModuleType):
+    """This module, callable as its own ``report()`` function.
+
+    ``relations.report`` is public as both the function (``relations.report()``) and this
+    module (``from relations.report import capture``).  Importing the module binds it as
+    the package's ``report`` attribute, which would hide the function: calling the module
+    calls the function, whichever of the two the attribute holds.
+    """
+
+    def __call__(self, *, reset: bool = False) -> Report:
+        return report(reset=reset)
+
+
+sys.modules[__name__].__class__ = _ReportModule

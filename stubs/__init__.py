@@ -1,6 +1,7 @@
-"""Typing support for django-strict-relations.
+"""Typing support for django-strict-relations, installed as ``relations.stubs``.
 
-* ``stubs.mypy_plugin``: the mypy plugin (``plugins = mypy_django_plugin.main, stubs.mypy_plugin``);
+* ``relations.stubs.mypy_plugin``: the mypy plugin
+  (``plugins = mypy_django_plugin.main, relations.stubs.mypy_plugin``);
 * ``Loaded``: ``Loaded[Book, Literal["author"]]`` annotates a Book whose author is loaded;
 * ``RelationLoad``: the static type of ``obj.R(path)``.
 

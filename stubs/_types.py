@@ -49,7 +49,7 @@ class LoadedRelations(Generic[_L]):
 Loaded = Annotated[_M, LoadedRelations[_L]]
 """``Loaded[Book, Literal["author", "tags"]]``: a Book whose ``author`` and ``tags`` are loaded.
 
-Under mypy with ``stubs.mypy_plugin`` the loaded set is part of the type: reading
+Under mypy with ``relations.stubs.mypy_plugin`` the loaded set is part of the type: reading
 those relations is allowed and call sites must pass such an instance (checked with
 the opt-in error code ``relation-not-loaded``).  For every other checker, and at
 runtime, it is just ``Book``.

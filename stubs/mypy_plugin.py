@@ -3,7 +3,7 @@
 Configuration (either order works)::
 
     [mypy]
-    plugins = mypy_django_plugin.main, stubs.mypy_plugin
+    plugins = mypy_django_plugin.main, relations.stubs.mypy_plugin
     # opt in to loaded-relation tracking:
     enable_error_code = relation-not-loaded
 
@@ -89,9 +89,9 @@ VERSION: Final = "1"
 MODEL: Final = "django.db.models.base.Model"
 QUERYSET: Final = "django.db.models.query.QuerySet"
 MANAGER: Final = "django.db.models.manager.BaseManager"
-TYPES_MODULE: Final = "stubs._types"
-RELATION_LOAD: Final = "stubs._types.RelationLoad"
-LOADED: Final = "stubs._types.Loaded"
+TYPES_MODULE: Final = "relations.stubs._types"
+RELATION_LOAD: Final = "relations.stubs._types.RelationLoad"
+LOADED: Final = "relations.stubs._types.Loaded"
 FUNCTIONAL_R: Final = "relations.api.R"
 DJANGO_PLUGIN: Final = "mypy_django_plugin"
 CONFIG_SECTION: Final = "django-strict-relations"
@@ -234,8 +234,8 @@ class RelationsPlugin(Plugin):
         if not any(DJANGO_PLUGIN in name for name in options.plugins):
             # mypy's own exit status for configuration errors; a traceback would hide the fix.
             sys.stderr.write(
-                "error: stubs.mypy_plugin needs django-stubs' mypy plugin: add it to your mypy "
-                "configuration, e.g.\n    plugins = mypy_django_plugin.main, stubs.mypy_plugin\n"
+                "error: relations.stubs.mypy_plugin needs django-stubs' mypy plugin: add it to your mypy "
+                "configuration, e.g.\n    plugins = mypy_django_plugin.main, relations.stubs.mypy_plugin\n"
                 "and set django_settings_module in [mypy.plugins.django-stubs].\n"
             )
             raise SystemExit(2)
@@ -363,7 +363,7 @@ class RelationsPlugin(Plugin):
         return self._analyze_loaded if fullname == LOADED else None
 
     def report_config_data(self, ctx: ReportConfigContext) -> Any:
-        return {"stubs.mypy_plugin": VERSION, "tracking": self._tracking}
+        return {"relations.stubs.mypy_plugin": VERSION, "tracking": self._tracking}
 
     def _typeinfo(self, fullname: str) -> TypeInfo | None:
         try:
@@ -611,12 +611,12 @@ def add_r_method(ctx: ClassDefContext) -> None:
     if sym is not None and isinstance(sym.node, TypeInfo):
         returns = Instance(sym.node, [any_type])
     else:
-        # mypy cannot see the installed package (no py.typed found, or an editable install
-        # through an import hook): awaiting R() is still typed, .sync() is not.
+        # mypy cannot see the installed package (no py.typed found, or an install through an
+        # import hook): awaiting R() is still typed, .sync() is not.
         sys.stderr.write(
-            f"note: stubs.mypy_plugin: mypy cannot find the module {TYPES_MODULE}, so R() is typed as a "
-            "plain coroutine; install django-strict-relations where mypy looks (an editable install "
-            "needs --config-settings editable_mode=compat) or add its directory to mypy_path\n"
+            f"note: relations.stubs.mypy_plugin: mypy cannot find the module {TYPES_MODULE}, so R() "
+            "is typed as a plain coroutine; install django-strict-relations where mypy looks "
+            "(the mypy of the same environment) or add its directory to mypy_path\n"
         )
         returns = ctx.api.named_type("typing.Coroutine", [any_type, any_type, any_type])
     str_type = ctx.api.named_type("builtins.str")

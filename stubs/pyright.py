@@ -305,7 +305,7 @@ def render(
         "        R = _RDescriptor()\n",
         "else:\n",
         "    from relations import R\n",
-        "    from stubs.pyright import TypedR\n",
+        "    from relations.stubs.pyright import TypedR\n",
     ]
     return "".join(parts)
 

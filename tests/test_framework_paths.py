@@ -51,11 +51,11 @@ from django.test.utils import override_settings
 from django.urls import path, reverse
 from django.views import View
 
-from descriptors import StrictForwardManyToOneDescriptor, StrictManyToManyDescriptor
-from descriptors.install import unreplaced
-from descriptors.to_many import ToManyGuard
-from descriptors.to_one import ForwardGuard, ReverseOneGuard
 from relations import R, RelationNotLoaded, mode, prefetch
+from relations.descriptors import StrictForwardManyToOneDescriptor, StrictManyToManyDescriptor
+from relations.descriptors.install import unreplaced
+from relations.descriptors.to_many import ToManyGuard
+from relations.descriptors.to_one import ForwardGuard, ReverseOneGuard
 from tests.conftest import queries, run
 from tests.testapp.admin import methods_site
 from tests.testapp.forms import AuthorForm, BookForm, BookFormReadingAuthor

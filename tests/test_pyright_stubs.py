@@ -24,8 +24,8 @@ from django.test.utils import isolate_apps
 
 import relations
 from relations import RelationLoad
-from stubs import pyright
-from stubs.pyright import PathType, TypedR, relation_paths
+from relations.stubs import pyright
+from relations.stubs.pyright import PathType, TypedR, relation_paths
 from tests.testapp.models import Author, Book, Comment, Place, Profile, Publisher, Restaurant, Tag
 
 pytestmark = pytest.mark.skipif(
@@ -219,7 +219,7 @@ def test_mixin_changes_nothing_at_run_time() -> None:
     # A migration records the mixin by the library's stable path, not the generated file's.
     bases = ModelState.from_model(Shelf).bases
     assert bases == (TypedR, models.Model)
-    assert MigrationWriter.serialize(TypedR)[0] == "stubs.pyright.TypedR"
+    assert MigrationWriter.serialize(TypedR)[0] == "relations.stubs.pyright.TypedR"
 
 
 def test_path_types() -> None:

@@ -8,7 +8,7 @@ from typing import Final, Literal, TypeVar, reveal_type
 
 from django.db.models import Count, Model, Prefetch, QuerySet
 
-from stubs import Loaded
+from relations.stubs import Loaded
 from tests.testapp.models import Author, Book, Comment, Restaurant, Review, Tag
 
 AUTHOR: Final = "author"

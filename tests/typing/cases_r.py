@@ -31,7 +31,7 @@ AUTHOR: Final = "author"
 
 
 async def forward(book: Book, s: str, which: Literal["author", "tags"]) -> None:
-    # R: stubs._types.RelationLoad[tests.testapp.models.Author]
+    # R: relations.stubs._types.RelationLoad[tests.testapp.models.Author]
     reveal_type(book.R("author"))
     # R: tests.testapp.models.Author
     reveal_type(await book.R("author"))

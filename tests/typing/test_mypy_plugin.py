@@ -1,4 +1,4 @@
-"""The mypy plugin (stubs.mypy_plugin) on django-stubs: every case line's output, exactly.
+"""The mypy plugin (relations.stubs.mypy_plugin) on django-stubs: every case line's output, exactly.
 
 mypy with django-stubs is slow (a cold run analyses Django's stubs: 10-20 s), so the
 case files are checked by ONE mypy run per plugin order for the whole module (two on
@@ -30,9 +30,9 @@ pytestmark = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parents[2]
 CASE_FILES = ("tests/typing/cases_r.py", "tests/typing/cases_loaded.py")
 DJANGO_PLUGIN = "mypy_django_plugin.main"
-OUR_PLUGIN = "stubs.mypy_plugin"
+OUR_PLUGIN = "relations.stubs.mypy_plugin"
 # Modules the case files import: analysed, but their own errors are not the subject here.
-NOT_UNDER_TEST = "relations.*,descriptors.*,tests.*"
+NOT_UNDER_TEST = "relations.*,tests.*"
 EXPECTATION = re.compile(r"^\s*# ([REN]): (.*)$")
 OUTPUT = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<level>error|note): (?P<message>.*)$")
 
@@ -199,15 +199,17 @@ def test_plugin_order_does_not_matter(outputs: dict[str, Outputs]) -> None:
 def test_without_django_stubs_plugin_is_a_clear_error(tmp_path: Path) -> None:
     result = run_mypy(tmp_path, OUR_PLUGIN, files=("tests/typing/typingapp/__init__.py",))
     assert result.returncode == 2
-    assert "stubs.mypy_plugin needs django-stubs' mypy plugin" in result.stdout + result.stderr
-    assert "plugins = mypy_django_plugin.main, stubs.mypy_plugin" in result.stdout + result.stderr
+    assert "relations.stubs.mypy_plugin needs django-stubs' mypy plugin" in result.stdout + result.stderr
+    assert "plugins = mypy_django_plugin.main, relations.stubs.mypy_plugin" in result.stdout + result.stderr
 
 
 def test_plugin_module_imports_no_django() -> None:
     """mypy may import the plugin before django-stubs' one has configured Django."""
     code = (
-        "import sys, stubs.mypy_plugin, stubs; "
-        "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith(('django.', 'relations')));"
+        "import sys, relations.stubs.mypy_plugin; "
+        "ours = ('relations', 'relations.stubs', 'relations.stubs._types', 'relations.stubs.mypy_plugin'); "
+        "bad = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.') "
+        "or (m.startswith('relations') and m not in ours));"
         "print(bad); sys.exit(bool(bad))"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

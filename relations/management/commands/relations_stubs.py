@@ -8,7 +8,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from stubs import pyright
+from relations.stubs import pyright
 
 
 class Command(BaseCommand):

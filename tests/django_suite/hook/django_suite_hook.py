@@ -225,7 +225,7 @@ def _count_query(original: Any) -> Any:
 
 
 def _install_generic_probes() -> None:
-    from descriptors import generic
+    from relations.descriptors import generic
 
     _wrap(generic.GenericForeignGuard, "__get__")
 
@@ -327,8 +327,8 @@ def install_probes() -> None:
     _state["installed"] = True
     from django.db.backends import utils
 
-    from descriptors import install, to_many, to_one
     from relations import policy
+    from relations.descriptors import install, to_many, to_one
 
     original_unloaded = policy.unloaded
 

@@ -53,7 +53,7 @@ import django_suite_hook  # noqa: E402
 django_suite_hook.install_isolation()
 
 if MODE != "none":
-    from descriptors.install import install_core
+    from relations.descriptors.install import install_core
 
     install_core()  # before any model class exists
     RELATIONS = {
