@@ -119,7 +119,9 @@ def fresh_venv(path: Path) -> Path:
 
 
 def pip_install(python: Path, *args: str | Path) -> None:
-    checked([sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", *args], python.parent)
+    checked(
+        [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", *args], python.parent
+    )
 
 
 def copy_checkout(target: Path) -> Path:
@@ -159,7 +161,18 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checkout = copy_checkout(tmp_path_factory.mktemp("checkout"))
     out = tmp_path_factory.mktemp("wheel")
     checked(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", out, checkout],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            out,
+            checkout,
+        ],
         checkout,
     )
     (built,) = out.glob("*.whl")
@@ -197,7 +210,9 @@ def check_user_project(python: Path, project: Path, library_root: Path) -> None:
 def test_wheel_in_a_user_project(wheel: Path, tmp_path: Path) -> None:
     python = fresh_venv(tmp_path / "venv")
     pip_install(python, wheel)
-    site = checked([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).strip()
+    site = checked(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path
+    ).strip()
     check_user_project(python, user_project(tmp_path / "project"), Path(site) / "relations")
 
 
