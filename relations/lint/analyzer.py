@@ -20,6 +20,9 @@ would run (or, in async code, raise) once per item:
 A branch that loads a relation counts as loading it (conditional prefetching
 stays silent); an earlier ``R()``, ``prefetch()``/``aprefetch()``,
 ``prefetch_related_objects()`` or assignment in the same function loads it too.
+As at run time, a plain ``R()`` on one instance of a queryset evaluation loads every
+hop of its path on the evaluation's other instances (its peers) as well, unless
+``RELATIONS["PEERS"]`` is off.
 """
 
 from __future__ import annotations
