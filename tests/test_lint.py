@@ -12,6 +12,7 @@ limits in ``case_hard.py`` and one conditional branch that replaces a queryset).
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import os
 import re
@@ -19,13 +20,17 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import models
-from django.test.utils import isolate_apps
+from asgiref.sync import async_to_sync
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
+from relations import RelationNotLoaded, mode
 from relations.lint import CODES, Finding, lint_paths, lint_source
 from relations.lint.models import ModelIndex
+from tests.testapp.models import Author, Book, Publisher, Tag
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "lint_corpus"
@@ -338,3 +343,115 @@ def test_findings_are_plain_values():
     finding = Finding("a.py", 1, 2, "REL001", "m", "Book.author")
     assert finding.as_dict()["relation"] == "Book.author"
     assert finding.format() == "a.py:1:2 REL001 m"
+
+
+# --------------------------------------------------------------------------
+# Peers: R() on one instance of a result loads the whole result
+
+
+PEERS_CASES = CORPUS / "case_peers.py"
+
+
+def labelled(path: Path, label: str) -> set[tuple[int, str]]:
+    return {
+        (number, match.group(1))
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if (match := re.search(rf"# {label}: (REL\d{{3}})", text))
+    }
+
+
+def test_peer_loads_follow_the_peers_setting(db, settings):
+    source = PEERS_CASES.read_text()
+    expected = labelled(PEERS_CASES, "expect")
+    without_peers = labelled(PEERS_CASES, "without peers")
+    assert len(expected) >= 10 and len(without_peers) >= 15
+    assert set(lint(source)) == expected  # the default: PEERS on
+    settings.RELATIONS = {"PEERS": False}
+    assert set(lint(source)) == expected | without_peers  # every R() loads only its own instance
+
+
+ISSUE_SNIPPET = (
+    "from tests.testapp.models import Book\n"
+    "\n"
+    "def names():\n"
+    "    books = list(Book.objects.all())\n"
+    '    books[0].R("author").sync()\n'
+    "    return [b.author.name for b in books]\n"
+)
+
+
+def test_cli_reads_the_peers_setting_of_the_project(tmp_path):
+    (tmp_path / "views.py").write_text(ISSUE_SNIPPET)
+    (tmp_path / "nopeers.py").write_text(
+        'from tests.settings import *  # noqa: F403\n\nRELATIONS = {"PEERS": False}\n'
+    )
+    on = cli("lint", str(tmp_path / "views.py"), "--settings", "tests.settings")
+    assert (on.returncode, on.stdout, on.stderr) == (0, "", "")
+    off = cli("lint", str(tmp_path / "views.py"), "--settings", "nopeers", "--pythonpath", str(tmp_path))
+    assert off.returncode == 1
+    assert off.stdout.splitlines() == [
+        f"{tmp_path / 'views.py'}:6:13 REL001 N+1: Book.author is read once per item of the loop, and the "
+        'query does not load it; add .select_related("author") to the query (or prefetch() the list)'
+    ]
+
+
+def _add_books(start: int, stop: int) -> None:
+    for i in range(start, stop):
+        publisher = Publisher.objects.create(name=f"P{i}")
+        author = Author.objects.create(name=f"W{i}", publisher=publisher)
+        book = Book.objects.create(title=f"A{i}", author=author, editor=author)
+        book.tags.add(Tag.objects.create(name=f"t{i}"))
+
+
+def _peer_case_functions() -> list[tuple[str, int]]:
+    """(name, line) of every case of case_peers.py, helpers left out."""
+    lines = PEERS_CASES.read_text().splitlines()
+    tree = ast.parse(PEERS_CASES.read_text())
+    return [
+        (node.name, node.lineno)
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and "# corpus: helper" not in lines[node.lineno - 1]
+    ]
+
+
+def _run_case(func: Any) -> tuple[int, bool]:
+    """(queries, raised RelationNotLoaded) of one run of a corpus case, in lazy mode."""
+    args = [False] * len(inspect.signature(func).parameters)
+    with CaptureQueriesContext(connection) as queries, mode("lazy"):
+        try:
+            if inspect.iscoroutinefunction(func):
+                async_to_sync(func)(*args)
+            else:
+                func(*args)
+        except RelationNotLoaded:
+            return len(queries), True
+    return len(queries), False
+
+
+@pytest.mark.parametrize("peers", [True, False], ids=["peers", "no-peers"])
+def test_peer_case_labels_match_what_the_runtime_does(db, settings, peers):
+    """Run every peers case on 2 and then 4 books: a case labelled N+1 (with peers off,
+    the ``without peers`` labels too) costs more queries with more books (in async
+    code: raises), an unlabelled one costs the same."""
+    from tests.lint_corpus import case_peers
+
+    settings.RELATIONS = {"PEERS": peers}
+    expected = labelled(PEERS_CASES, "expect") | (set() if peers else labelled(PEERS_CASES, "without peers"))
+    cases = _peer_case_functions()
+    ends = [line for _, line in cases[1:]] + [10**9]
+    _add_books(0, 2)
+    small = {name: _run_case(getattr(case_peers, name)) for name, _ in cases}
+    _add_books(2, 4)
+    large = {name: _run_case(getattr(case_peers, name)) for name, _ in cases}
+    wrong = []
+    for (name, first), end in zip(cases, ends, strict=True):
+        n_plus_one = any(first <= line < end for line, _ in expected)
+        if inspect.iscoroutinefunction(getattr(case_peers, name)):
+            behaves = large[name][1] == n_plus_one
+        else:
+            grows = large[name][0] > small[name][0]
+            behaves = grows == n_plus_one and not large[name][1]
+        if not behaves:
+            wrong.append((name, n_plus_one, small[name], large[name]))
+    assert not wrong

@@ -5,7 +5,8 @@
 It knows the project's models (Django is set up from the settings module) and
 follows querysets through each function: a relation read on an instance whose
 query has no matching ``select_related``/``prefetch_related`` (and no earlier
-``R()``/``prefetch()`` on it in the same function) is reported when it runs once
+``R()``/``prefetch()`` on it in the same function; with ``RELATIONS["PEERS"]`` an
+``R()`` on one instance of a result loads the whole result) is reported when it runs once
 per item of a loop or comprehension (REL001), anywhere in an ``async def``
 (REL002), or inside a helper, method or property called from such a place
 (REL003, at the call).  One line per finding, ``path:line:col CODE message``;
@@ -160,10 +161,21 @@ def lint_source(
     module = modules.at(path, source)
     if module is None:
         return []
-    findings = Analyzer(index, module, modules).run()
+    findings = Analyzer(index, module, modules, peers=_peers()).run()
     unique = {(f.line, f.col, f.code, f.relation): f for f in findings}
     kept = [f for f in unique.values() if not _ignored(f, module.lines) and not _accepted(f)]
     return sorted(kept, key=lambda f: (f.line, f.col, f.code))
+
+
+def _peers() -> bool:
+    """``RELATIONS["PEERS"]``: does ``R()`` on one instance load its peers too?
+
+    Unreadable settings count as the default (on), which reports less.
+    """
+    try:
+        return config().peers
+    except ImproperlyConfigured:
+        return True
 
 
 def _accepted(finding: Finding) -> bool:

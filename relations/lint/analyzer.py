@@ -20,6 +20,9 @@ would run (or, in async code, raise) once per item:
 A branch that loads a relation counts as loading it (conditional prefetching
 stays silent); an earlier ``R()``, ``prefetch()``/``aprefetch()``,
 ``prefetch_related_objects()`` or assignment in the same function loads it too.
+As at run time, a plain ``R()`` on one instance of a queryset evaluation loads every
+hop of its path on the evaluation's other instances (its peers) as well, unless
+``RELATIONS["PEERS"]`` is off.
 """
 
 from __future__ import annotations
@@ -103,6 +106,17 @@ OPAQUE = Load(opaque=True)
 # --------------------------------------------------------------------------
 # Abstract values
 
+# Peers: the instances that one queryset evaluation produced together (relations.peers).
+# A group is the id of that evaluation, then the relation path from its model to the
+# instances (``(7, "author")``: the authors that the books of evaluation 7 loaded in one
+# go, which are peers too).  ``R()`` on a member loads the relation on the whole group.
+Group = tuple[Any, ...]
+_evaluations = itertools.count(1)
+
+
+def _new_group() -> Group:
+    return (next(_evaluations),)
+
 
 @dataclass(frozen=True)
 class QS:
@@ -112,6 +126,12 @@ class QS:
     load: Load
     arg: bool = False  # derived from an argument of an inlined call
     manager: Any = None  # the model manager it came from (for custom methods)
+    group: Group | None = None  # once evaluated: the peers in its result cache
+    order: bool | None = None  # order_by() with fields (True) or cleared (False); None: Meta.ordering
+
+    @property
+    def ordered(self) -> bool:
+        return self.order if self.order is not None else bool(self.model._meta.ordering)
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,7 @@ class Items:
     arg: bool = False
     path: tuple[str, ...] = ()
     via_many: bool = False
+    group: Group | None = None  # the peers its items belong to
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,7 @@ class Inst:
     path: tuple[str, ...] = ()  # relations from the query's model to this instance
     via_many: bool = False  # the path goes through a to-many relation
     source: str | None = None  # the variable holding the list it is an item of
+    group: Group | None = None  # its peers (None: fetched alone, or not known)
 
 
 @dataclass(frozen=True)
@@ -193,6 +215,7 @@ class RLoad:
 
     owner: Inst | Items
     hops: tuple[str, ...]
+    group: Group | None = None  # the peers of what it loads (loaded together with the owner's peers)
 
 
 @dataclass(frozen=True)
@@ -437,6 +460,7 @@ class _Frame:
     returns: list[Value] = field(default_factory=list)
     chain: tuple[str, ...] = ()
     depth: int = 0
+    peer_loads: list[tuple[Group, str | None]] = field(default_factory=list)  # R() on peers, for the caller
 
 
 Env = dict[str, Value]
@@ -445,10 +469,13 @@ Env = dict[str, Value]
 class Analyzer:
     """Interprets the functions of one module and collects findings."""
 
-    def __init__(self, index: ModelIndex, module: ModuleInfo, modules: Any = None) -> None:
+    def __init__(
+        self, index: ModelIndex, module: ModuleInfo, modules: Any = None, *, peers: bool = True
+    ) -> None:
         self.index = index
         self.module = module
         self.modules = modules  # .by_name(dotted) / .at(path): other ModuleInfo, cached
+        self.peers = peers  # RELATIONS["PEERS"]: R() on one instance loads its peers too
         self.findings: list[Finding] = []
         self._local_models = index.defined_in(module.path)
         self._return_cache: dict[int, Value] = {}
@@ -525,7 +552,7 @@ class Analyzer:
                 frame.returns.append(self.expr(node.value, env, frame))
             return env
         if isinstance(node, (ast.For, ast.AsyncFor)):
-            iterable = self.expr(node.iter, env, frame)
+            iterable = self.evaluated(node.iter, self.expr(node.iter, env, frame), env)
             loop = next(_Loops.counter)
             element = self.element(iterable, node.iter, isinstance(node, ast.AsyncFor), loop, frame)
             body_env = dict(env)
@@ -694,8 +721,18 @@ class Analyzer:
     # -- expressions ------------------------------------------------------------
 
     def test(self, node: ast.expr, env: Env, frame: _Frame) -> Value:
-        value = self.expr(node, env, frame)
+        value = self.evaluated(node, self.expr(node, env, frame), env)
         self.evaluate(value, node, frame)
+        return value
+
+    def evaluated(self, node: ast.expr, value: Value, env: Env) -> Value:
+        """``value`` at ``node`` is iterated or measured: a queryset variable caches its result.
+
+        The instances in the cache are peers, and ``qs[0]`` afterwards is one of them.
+        """
+        if isinstance(value, QS) and value.group is None and isinstance(node, ast.Name):
+            value = replace(value, group=_new_group())
+            env[node.id] = value
         return value
 
     def evaluate(self, value: Value, node: ast.AST, frame: _Frame) -> None:
@@ -746,7 +783,7 @@ class Analyzer:
             for op, comparator in zip(node.ops, node.comparators, strict=True):
                 value = self.expr(comparator, env, frame)
                 if isinstance(op, (ast.In, ast.NotIn)):
-                    self.evaluate(value, comparator, frame)
+                    self.evaluate(self.evaluated(comparator, value, env), comparator, frame)
             return None
         if isinstance(node, ast.FormattedValue):
             value = self.expr(node.value, env, frame)
@@ -830,6 +867,7 @@ class Analyzer:
                     arg=base.arg,
                     path=(*base.path, rel.name),
                     via_many=base.via_many,
+                    group=_sub_group(base, rel),
                 )
             to_attr = base.load.attr(attr)
             if to_attr is not None:
@@ -844,16 +882,21 @@ class Analyzer:
         base = self.expr(node.value, env, frame)
         index = self.expr(node.slice, env, frame)
         is_slice = isinstance(node.slice, ast.Slice)
+        if isinstance(base, QS) and base.group is not None:
+            base = self.as_items(base)  # an evaluated queryset: its result cache
+        if isinstance(base, Related) and base.all and base.owner.load.has(base.rel):
+            base = self.as_items(base)  # ``author.books.all()[0]``: the prefetched list
         if isinstance(base, QS):
-            return (
-                base if is_slice else Inst(base.model, base.load, loop=self.current_loop(frame), arg=base.arg)
-            )
+            if is_slice:
+                return replace(base, group=None)  # a new, limited query
+            # One row, fetched alone: no peers.
+            return Inst(base.model, base.load, loop=self.current_loop(frame), arg=base.arg)
         if isinstance(base, Items):
             if is_slice:
                 return base
-            return Inst(base.model, base.load, arg=base.arg, path=base.path, via_many=base.via_many)
+            return self.item(base)
         if isinstance(base, ByKey) and not is_slice:
-            return Inst(base.items.model, base.items.load, arg=base.items.arg)
+            return self.item(base.items)
         if isinstance(base, TupleV) and isinstance(node.slice, ast.Constant):
             i = node.slice.value
             if isinstance(i, int) and -len(base.items) <= i < len(base.items):
@@ -864,21 +907,24 @@ class Analyzer:
     def current_loop(self, frame: _Frame) -> int | None:
         return frame.loops[-1] if frame.loops else None
 
+    def item(self, items: Items) -> Inst:
+        """One item of a list, taken outside a loop over it: a peer of the others."""
+        return Inst(
+            items.model,
+            items.load,
+            arg=items.arg,
+            path=items.path,
+            via_many=items.via_many,
+            group=items.group,
+        )
+
     def element(self, iterable: Value, node: ast.expr, is_async: bool, loop: int, frame: _Frame) -> Value:
         """One item of ``iterable`` in a loop ``loop``."""
         source = node.id if isinstance(node, ast.Name) else None
         if isinstance(iterable, QS):
-            return Inst(iterable.model, iterable.load, loop=loop, arg=iterable.arg, source=source)
+            iterable = self.as_items(iterable)
         if isinstance(iterable, Items):
-            return Inst(
-                iterable.model,
-                iterable.load,
-                loop=loop,
-                arg=iterable.arg,
-                path=iterable.path,
-                via_many=iterable.via_many,
-                source=source,
-            )
+            return replace(self.item(iterable), loop=loop, source=source)
         if isinstance(iterable, Related) and iterable.all:
             if not is_async:  # ``async for`` over it is an explicit query
                 self.read(iterable.owner, iterable.rel, node, frame)
@@ -899,7 +945,15 @@ class Analyzer:
         load = owner.load.child(rel.name)
         if self.index.default_manager_loads(rel.target):
             load = OPAQUE
-        return Inst(rel.target, load, loop=loop, arg=owner.arg, path=(*owner.path, rel.name), via_many=True)
+        return Inst(
+            rel.target,
+            load,
+            loop=loop,
+            arg=owner.arg,
+            path=(*owner.path, rel.name),
+            via_many=True,
+            group=_sub_group(owner, rel),
+        )
 
     def comprehension(
         self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, env: Env, frame: _Frame
@@ -907,8 +961,10 @@ class Analyzer:
         local = dict(env)
         pushed = 0
         try:
-            for gen in node.generators:
-                iterable = self.expr(gen.iter, local, frame)
+            for i, gen in enumerate(node.generators):
+                iterable = self.evaluated(gen.iter, self.expr(gen.iter, local, frame), local)
+                if i == 0 and isinstance(gen.iter, ast.Name) and gen.iter.id in env:
+                    env[gen.iter.id] = local[gen.iter.id]  # evaluated in the enclosing scope
                 loop = next(_Loops.counter)
                 element = self.element(iterable, gen.iter, bool(gen.is_async), loop, frame)
                 frame.loops.append(loop)
@@ -925,7 +981,7 @@ class Analyzer:
             for _ in range(pushed):
                 frame.loops.pop()
         if isinstance(value, Inst):
-            return Items(value.model, value.load, arg=value.arg, path=value.path)
+            return Items(value.model, value.load, arg=value.arg, path=value.path, group=value.group)
         return None
 
     # -- calls ------------------------------------------------------------------
@@ -962,7 +1018,7 @@ class Analyzer:
         if name in ("sorted", "min", "max", "map", "filter"):
             self.per_item_lambda(name, node, args, env, frame)
         if name in _EVALUATING and args:
-            value = args[0]
+            value = self.evaluated(node.args[0], args[0], env)
             self.evaluate(value, node.args[0], frame)
             if name in ("list", "tuple", "sorted", "reversed", "set", "frozenset"):
                 return self.as_items(value)
@@ -984,12 +1040,12 @@ class Analyzer:
             return None
         if name == "get_list_or_404" and args:
             qs = self.as_queryset(args[0])
-            return Items(qs.model, qs.load, arg=qs.arg) if qs is not None else None
+            return self.as_items(qs)
         if name in _PREFETCHERS and node.args:
             self.mark_loaded(node.args[0], self.lookups(node.args[1:], env, frame), env)
             return None
         if name == "R" and len(node.args) >= 2:
-            return self.r_call(node.args[0], args[0], node.args[1:], env, frame)
+            return self.r_call(node.args[0], args[0], node.args[1:], node.keywords, env, frame)
         if callee is None:
             self.maybe_loader(node, args, env)
         return None
@@ -1043,7 +1099,7 @@ class Analyzer:
         if meth == "R" and isinstance(base, (Inst, Items)) and node.args:
             for a in node.args:
                 self.expr(a, env, frame)
-            return self.r_call(func.value, base, node.args, env, frame)
+            return self.r_call(func.value, base, node.args, node.keywords, env, frame)
         if meth == "sync" and isinstance(base, RLoad):
             return self.resolve_r(base)
         if isinstance(base, ModelRef) and meth in ("objects",):
@@ -1071,7 +1127,7 @@ class Analyzer:
             if meth == "items":
                 return ByKey(base.items, pairs=True)
             if meth in ("get", "pop"):
-                return Inst(base.items.model, base.items.load, arg=base.items.arg)
+                return self.item(base.items)
             return None
         if isinstance(base, (FuncRef, SyncToAsync)):
             return None
@@ -1085,12 +1141,22 @@ class Analyzer:
         if isinstance(base, Inst):
             member = self.index.method(base.model, meth)
             if member is not None and not member.is_property:
-                return self.inline(member.node, None, [base, *args], kwargs, node, frame, path=member.path)
+                return self.inline(
+                    member.node, None, [base, *args], kwargs, node, frame, path=member.path, caller_env=env
+                )
         if base is None:
             self.maybe_loader(node, args, env)
         return None
 
     def queryset_method(self, qs: QS, meth: str, node: ast.Call, env: Env, frame: _Frame) -> Value:
+        if meth == "first" or meth == "afirst":
+            # On an evaluated, ordered queryset first() takes its cached first item, a peer;
+            # anything else runs a query of one row of its own.
+            peers = qs.group if qs.ordered else None
+            return Inst(qs.model, qs.load, loop=self.current_loop(frame), arg=qs.arg, group=peers)
+        qs = replace(qs, group=None)  # every other method makes a new queryset (or query)
+        if meth == "order_by":
+            return replace(qs, order=bool(node.args))
         if meth in _KEEP:
             return qs
         if meth == "select_related":
@@ -1108,7 +1174,7 @@ class Analyzer:
         if meth in ("get_or_create", "aget_or_create", "update_or_create", "aupdate_or_create"):
             return TupleV((None, None))
         if meth in ("in_bulk", "ain_bulk"):
-            return ByKey(Items(qs.model, qs.load, arg=qs.arg))
+            return ByKey(Items(qs.model, qs.load, arg=qs.arg, group=_new_group()))  # a query of its own
         if meth in _OTHER:
             return None
         if meth in ("fetch_mode",):
@@ -1214,20 +1280,68 @@ class Analyzer:
         return load.with_child(name, self._add_hops(rel.target, child, rest, leaf, to_attr))
 
     def r_call(
-        self, target_node: ast.expr, target: Value, path_nodes: Sequence[ast.expr], env: Env, frame: _Frame
+        self,
+        target_node: ast.expr,
+        target: Value,
+        path_nodes: Sequence[ast.expr],
+        keywords: Sequence[ast.keyword],
+        env: Env,
+        frame: _Frame,
     ) -> Value:
         if not isinstance(target, (Inst, Items)) or not path_nodes:
             return None
         first = path_nodes[0]
-        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-            self.mark_loaded(target_node, None, env)
+        path = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+        self.mark_loaded(target_node, None if path is None else [path], env)
+        peers = target.group if isinstance(target, Inst) and self.peers and _shares(keywords) else None
+        if peers is not None:
+            self.load_peers(peers, path, env, frame)
+        if path is None:
             return None
-        hops = tuple(first.value.split("__"))
-        self.mark_loaded(target_node, [first.value], env)
+        hops = tuple(path.split("__"))
         owner = env.get(target_node.id) if isinstance(target_node, ast.Name) else None
         if isinstance(owner, (Inst, Items)) and owner.model is target.model:
             target = owner
-        return RLoad(target, hops)
+        elif not target.load.opaque:
+            target = replace(target, load=self.add_lookup(target.model, target.load, path))
+        return RLoad(target, hops, group=None if peers is None else (*peers, *hops))
+
+    def load_peers(self, group: Group, path: str | None, env: Env, frame: _Frame) -> None:
+        """``R(path)`` on a member of ``group`` loads ``path`` on all its live peers.
+
+        Every variable holding peers (or instances they lead to, or come from, by a
+        path) gets the load (``None``: an unknown path, everything counts as loaded);
+        a helper passes the load on to its caller.
+        """
+        frame.peer_loads.append((group, path))
+        for name, value in list(env.items()):
+            if isinstance(value, ByKey):
+                items = self.peer_loaded(value.items, group, path)
+                env[name] = replace(value, items=items) if isinstance(items, Items) else value
+            elif isinstance(value, (Inst, Items, QS)):
+                env[name] = self.peer_loaded(value, group, path)
+
+    def peer_loaded(self, value: Inst | Items | QS, group: Group, path: str | None) -> Inst | Items | QS:
+        """``value`` after ``path`` was loaded on the members of ``group``."""
+        if value.group is None or not _related_groups(value.group, group):
+            return value
+        # Instances above the group reach it only through relations loaded for all of them
+        # (an author that one book loaded alone, by ``queryset=``, has no peers).
+        if not self.loads_path(value.model, value.load, group[len(value.group) :]):
+            return value
+        if path is None:
+            return replace(value, load=OPAQUE)
+        relative = _relative_lookup(value.group, group, path)
+        return replace(value, load=self.add_lookup(value.model, value.load, relative)) if relative else value
+
+    def loads_path(self, model: type[Model] | None, load: Load, hops: Sequence[str]) -> bool:
+        """Does ``load`` (on ``model``) load every relation of ``hops``?"""
+        for hop in hops:
+            rel = self.index.relation(model, hop) if model is not None else None
+            if rel is None or not load.has(rel):
+                return False
+            model, load = rel.target, load.child(hop)
+        return True
 
     def resolve_r(self, load: RLoad) -> Value:
         """The value of an awaited ``R()``: the object(s) at the end of the path."""
@@ -1247,8 +1361,9 @@ class Analyzer:
         if model is None:
             return None
         if many:
-            return Items(model, current, arg=owner.arg)
-        return Inst(model, current, loop=owner.loop if isinstance(owner, Inst) else None, arg=owner.arg)
+            return Items(model, current, arg=owner.arg, group=load.group)
+        loop = owner.loop if isinstance(owner, Inst) else None
+        return Inst(model, current, loop=loop, arg=owner.arg, group=load.group)
 
     def mark_loaded(self, node: ast.expr, lookups: list[str | PrefetchV] | None, env: Env) -> None:
         """An explicit load (R, prefetch) of ``lookups`` on the variable(s) at ``node``."""
@@ -1275,14 +1390,17 @@ class Analyzer:
             env[name] = replace(value, load=load)
 
     def as_items(self, value: Value) -> Value:
+        """The instances that iterating ``value`` gives (a queryset: one evaluation, peers)."""
         if isinstance(value, QS):
-            return Items(value.model, value.load, arg=value.arg)
+            return Items(value.model, value.load, arg=value.arg, group=value.group or _new_group())
         if isinstance(value, Items):
             return value
         if isinstance(value, Related) and value.all and value.rel.target is not None:
             item = self.related_item(value, None)
             if isinstance(item, Inst):
-                return Items(item.model, item.load, arg=item.arg, path=item.path, via_many=True)
+                return Items(
+                    item.model, item.load, arg=item.arg, path=item.path, via_many=True, group=item.group
+                )
         return None
 
     def per_item_lambda(self, name: str, node: ast.Call, args: list[Value], env: Env, frame: _Frame) -> None:
@@ -1367,7 +1485,7 @@ class Analyzer:
         tracked = any(isinstance(v, (Inst, Items, QS)) for v in (*args, *kwargs.values()))
         key = id(func)
         if not tracked:
-            return self.returns_of(func, module)
+            return _fresh_group(self.returns_of(func, module))
         if frame.depth >= _MAX_DEPTH or key in self._busy:
             return None
         if module is None:
@@ -1394,6 +1512,11 @@ class Analyzer:
         finally:
             self._busy.discard(key)
         self.report_call(node, callee.raws, frame)
+        for group, loaded in callee.peer_loads:  # R() on peers inside the helper
+            if caller_env is not None:
+                self.load_peers(group, loaded, caller_env, frame)
+            else:
+                frame.peer_loads.append((group, loaded))
         if caller_env is not None and isinstance(node, ast.Call):
             arg_nodes: list[ast.expr | None] = list(node.args)
             if len(args) == len(arg_nodes) + 1:  # self, then the call's arguments
@@ -1479,16 +1602,78 @@ def _var_name(model: type[Model]) -> str:
     return model._meta.model_name or model.__name__.lower()
 
 
+def _shares(keywords: Sequence[ast.keyword]) -> bool:
+    """Does an ``R()`` call with ``keywords`` load its instance's peers too?
+
+    ``queryset=`` (anything but ``None``) and ``refresh=True`` load only their own
+    instance; ``refresh=`` a variable and ``**options`` count as sharing (silence over
+    false alarms).
+    """
+    for keyword in keywords:
+        value = keyword.value
+        constant = value.value if isinstance(value, ast.Constant) else ...
+        if keyword.arg == "queryset" and constant is not None:
+            return False
+        if keyword.arg == "refresh" and constant is True:
+            return False
+    return True
+
+
+def _fresh_group(value: Value) -> Value:
+    """A result computed once for every call: each call evaluates its queryset anew."""
+    if isinstance(value, (QS, Items, Inst)) and value.group is not None:
+        return replace(value, group=(next(_evaluations), *value.group[1:]))
+    return value
+
+
+def _related_groups(a: Group, b: Group) -> bool:
+    """Is one group the other's, or one reached from it by a relation path?"""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def _relative_lookup(group: Group, loaded: Group, lookup: str) -> str | None:
+    """``lookup`` loaded on the members of ``loaded``, as a lookup on those of ``group``
+    (groups related by ``_related_groups``).
+
+    ``(7,)`` with ``(7, "author")`` and ``"publisher"``: ``"author__publisher"``;
+    ``(7, "author")`` with ``(7,)`` and ``"author__publisher"``: ``"publisher"``.
+    None when the load does not reach the members of ``group``.
+    """
+    hops = [*loaded[len(group) :], *lookup.split("__")]
+    below = list(group[len(loaded) :])
+    if hops[: len(below)] != below:
+        return None
+    return "__".join(hops[len(below) :]) or None
+
+
+def _sub_group(owner: Inst, rel: Rel) -> Group | None:
+    """The peers of ``owner.<rel>``: the related objects its peers loaded together.
+
+    Only when the query (or an earlier load) loaded the relation for the whole group;
+    read one by one, each related object was fetched alone.
+    """
+    if owner.group is None or not owner.load.has(rel) or owner.load.child(rel.name).opaque:
+        return None
+    return (*owner.group, rel.name)
+
+
 def _join_values(a: Value, b: Value) -> Value:
     if a == b:
         return a
     if isinstance(a, QS) and isinstance(b, QS) and a.model is b.model:
-        return QS(a.model, a.load.union(b.load), arg=a.arg and b.arg, manager=a.manager)
+        group = a.group if a.group == b.group else None
+        order = a.order if a.order == b.order else None
+        return QS(
+            a.model, a.load.union(b.load), arg=a.arg and b.arg, manager=a.manager, group=group, order=order
+        )
     if isinstance(a, Items) and isinstance(b, Items) and a.model is b.model:
-        return Items(a.model, a.load.union(b.load), arg=a.arg and b.arg, path=a.path)
+        group = a.group if a.group == b.group else None
+        return Items(a.model, a.load.union(b.load), arg=a.arg and b.arg, path=a.path, group=group)
     if isinstance(a, Inst) and isinstance(b, Inst) and a.model is b.model:
         loop = a.loop if a.loop == b.loop else None
-        return Inst(a.model, a.load.union(b.load), loop=loop, arg=a.arg and b.arg, path=a.path)
+        group = a.group if a.group == b.group else None
+        return Inst(a.model, a.load.union(b.load), loop=loop, arg=a.arg and b.arg, path=a.path, group=group)
     return None
 
 
