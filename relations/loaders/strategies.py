@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Model, QuerySet
 from django.db.models.fields.related_descriptors import (  # type: ignore[attr-defined]
@@ -54,6 +54,18 @@ def match(
         found = index.get(instance_key(instance), [])
         values[id(instance)] = (found[0] if found else None) if single else found
     return values
+
+
+def as_python(fields: Sequence[Any], values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Key values as the target's fields hold them, so rows match (``reporter_id="1"``).
+
+    A value the field cannot convert stays as it is: the query then fails with
+    Django's own error.
+    """
+    try:
+        return tuple(f.to_python(v) for f, v in zip(fields, values, strict=True))
+    except ValidationError:
+        return values
 
 
 def routed(queryset: Any, instance: Model) -> Any:
@@ -122,11 +134,15 @@ class Forward(Strategy):
                 columns[id(inst)] = tuple(getattr(row, a) if row else None for a in attnames)
                 pending.add(inst, (self.key, "columns"), columns[id(inst)], self._write_columns)
 
+        targets = field.foreign_related_fields
         if len(local) == 1 and not local[0].primary_key and not columns:
             # What get_local_related_value() reads for a plain key column.
-            keys = {id(i): (i.__dict__[attname],) for i in instances}
+            keys = {id(i): as_python(targets, (i.__dict__[attname],)) for i in instances}
         else:
-            keys = {id(i): columns.get(id(i)) or field.get_local_related_value(i) for i in instances}
+            keys = {
+                id(i): as_python(targets, columns.get(id(i)) or field.get_local_related_value(i))
+                for i in instances
+            }
         keyed = [i for i in instances if None not in keys[id(i)]]
         values: Values = {id(i): None for i in instances}
         if not keyed:
