@@ -11,7 +11,10 @@ descriptor runs its own query, wherever the loaders could differ:
   or a write elsewhere;
 * Django 6.1 fetch modes other than ``FETCH_ONE`` (``FETCH_PEERS`` fetches Django's
   own peers, ``FETCH_RAISE`` refuses the query);
-* historical models inside migrations.
+* historical models inside migrations;
+* a key value that cannot be hashed (a custom field's value class without
+  ``__hash__``): the loaders match rows to instances by key, as Django's
+  ``prefetch_related`` does, while Django's read needs no hashing.
 
 A forward key whose row is missing raises the target's ``DoesNotExist`` and caches
 nothing, as Django's ``QuerySet.get()`` does; deferred key columns are loaded
@@ -67,6 +70,14 @@ def _fetches_one(instance: Model) -> bool:
     return _FETCH_ONE is None or instance._state.fetch_mode is _FETCH_ONE  # type: ignore[attr-defined]
 
 
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def serve(info: RelationInfo, instance: Model) -> bool:
     """Load ``info`` on ``instance`` with the loaders if the setting asks for it.
 
@@ -85,8 +96,11 @@ def serve(info: RelationInfo, instance: Model) -> bool:
     if field is not None:
         for local in field.local_related_fields:
             getattr(instance, local.attname)  # a deferred key column: Django refreshes it
-        if None in field.get_local_related_value(instance):
+        key = field.get_local_related_value(instance)
+        if None in key:
             return False  # Django answers without a query
+        if not _hashable(key):
+            return False
     DRIVERS[_driver[0]](load_one(instance, info.name, with_peers=config().peers))
     if field is not None and field.get_cached_value(instance, None) is None:
         # No row for a non-null key: Django's get() raises and caches nothing.

@@ -306,8 +306,8 @@ def run_suite(args: argparse.Namespace, mode: str, tests_dir: Path, version: str
     out.mkdir(parents=True)
     groups = batches(args.apps, args.batch_size)
     log(
-        f"== Django {version}, {args.db}, mode {run_name(args, mode)}: {len(args.apps)} apps in {len(groups)} runtests.py "
-        f"runs, {args.jobs} at a time, --parallel={args.parallel} (logs: {out})"
+        f"== Django {version}, {args.db}, mode {run_name(args, mode)}: {len(args.apps)} apps in "
+        f"{len(groups)} runtests.py runs, {args.jobs} at a time, --parallel={args.parallel} (logs: {out})"
     )
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
