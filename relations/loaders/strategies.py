@@ -245,7 +245,21 @@ class ReverseMany(Many):
             queryset if queryset is not None else field.model._default_manager.all(),
             instances[0],
         )
-        rows = yield Fetch(_filter_prefetch_queryset(qs, field.name, instances))
+        keys = self._plain_keys(instances, field) if queryset is None and not router.routers else None
+        if keys is None or qs._prefetch_related_lookups:
+            task = Fetch(_filter_prefetch_queryset(qs, field.name, instances))
+        else:
+            # As for a forward key: the SQL depends on the relation and the number of
+            # keys only, so a driver may reuse what it compiled (R("books") per call).
+            using = instances[0]._state.db or DEFAULT_DB_ALIAS
+            task = Fetch.by_keys(
+                lambda: _filter_prefetch_queryset(qs, field.name, instances),
+                using,
+                (self.key, using, len(keys)),
+                keys,
+                field,
+            )
+        rows = yield task
         return match(
             rows,
             instances,
@@ -253,6 +267,18 @@ class ReverseMany(Many):
             field.get_foreign_related_value,
             False,
         )
+
+    @staticmethod
+    def _plain_keys(instances: Sequence[Model], field: Any) -> tuple[Any, ...] | None:
+        """The distinct single-column keys the rows point at, or None (no reusable SQL)."""
+        if len(field.foreign_related_fields) != 1:
+            return None
+        attname = field.foreign_related_fields[0].attname
+        try:
+            keys = tuple(dict.fromkeys(i.__dict__[attname] for i in instances))
+        except (KeyError, TypeError):  # a deferred or unhashable key
+            return None
+        return None if None in keys else keys
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:
         field = self.info.descriptor.rel.field
