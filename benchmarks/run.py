@@ -78,7 +78,8 @@ CONCURRENCY = (1, 10, 100)
 N_CORE_TASKS = 100_000
 PG_DB = os.environ.get("RELATIONS_BENCH_PG_NAME", "relations_bench")
 KNOWN_DRIVERS = ("native", "thread")
-GROUPS = ("batch", "per-call", "concurrency", "core")
+GROUPS = ("batch", "per-call", "lazy-loader", "concurrency", "core")
+N_SOLO_AUTHORS = 200  # authors (about 10 books each) of the to-many per-call case
 
 # The event loop every async case runs on (created in main()).
 LOOP: asyncio.AbstractEventLoop | None = None
@@ -232,12 +233,22 @@ def relations_setting(driver: str | None = None, coalesce: bool | None = None) -
     return lambda: override_settings(RELATIONS=value)
 
 
+def lazy_loader_setting(loader: str) -> Callable[[], Any]:
+    """A context factory: ``mode "lazy"`` reads served by ``LAZY_LOADER = loader``, peers off."""
+    from django.test.utils import override_settings
+
+    return lambda: override_settings(RELATIONS={"MODE": "lazy", "LAZY_LOADER": loader, "PEERS": False})
+
+
 def build_groups(drivers: list[str], wanted: set[str]) -> list[Group]:
     from asgiref.sync import sync_to_async
     from benchapp.models import Author, Book
     from django.db import connection
     from django.db.models import aprefetch_related_objects, prefetch_related_objects
-    from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
+    from django.db.models.fields.related_descriptors import (
+        ForwardManyToOneDescriptor,
+        ReverseManyToOneDescriptor,
+    )
     from django.test.utils import CaptureQueriesContext
 
     from relations import aprefetch, mode, prefetch
@@ -509,6 +520,102 @@ def build_groups(drivers: list[str], wanted: set[str]) -> list[Group]:
                 cases,
                 note="time per call; every call runs one query",
                 reference="s2a",
+            )
+        )
+
+    # lazy loader ----------------------------------------------------------------------
+    author_attnames = [f.attname for f in Author._meta.concrete_fields]
+    author_rows = list(Author.objects.order_by("pk")[:N_SOLO_AUTHORS].values_list(*author_attnames))
+
+    def solo_authors() -> list[Any]:
+        return [Author.from_db(db_alias, author_attnames, row) for row in author_rows]
+
+    def django_books_each(authors: list[Any]) -> None:
+        for a in authors:
+            list(a.books.all())
+
+    def sync_r_books_each(authors: list[Any]) -> None:
+        for a in authors:
+            a.R("books").sync()
+
+    def own_books_loaded(authors: list[Any]) -> None:
+        no_queries("author.books.all()", lambda: [list(a.books.all()) for a in authors])
+        for a in authors:
+            for b in a.books.all():
+                assert b.author_id == a.pk, (a.pk, b.pk)
+                assert tuple(getattr(b, n) for n in attnames[1:]) == book_values[b.pk], b.pk
+
+    @contextmanager
+    def django_books_descriptor() -> Iterator[None]:
+        """``Author.books`` as plain Django installs it, for this case only."""
+        strict = Author.__dict__["books"]
+        Author.books = ReverseManyToOneDescriptor(Book._meta.get_field("author").remote_field)  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            Author.books = strict
+
+    if "lazy-loader" in wanted:
+        groups.append(
+            Group(
+                "lazy_one",
+                f'lazy to-one reads: b.author on {N_SAMPLE:,} fresh books, LAZY_LOADER "relations" vs Django',
+                "us",
+                N_SAMPLE,
+                [
+                    Case(
+                        'b.author  [mode("lazy"), LAZY_LOADER "relations": the loaders serve it]',
+                        solo_books,
+                        timed(django_lazy_each),
+                        authors_loaded,
+                        key="served",
+                        context=lazy_loader_setting("relations"),
+                    ),
+                    Case(
+                        'b.author  [mode("lazy"), LAZY_LOADER "django"]',
+                        solo_books,
+                        timed(django_lazy_each),
+                        authors_loaded,
+                        key="lazy_django",
+                        context=lazy_loader_setting("django"),
+                    ),
+                    Case(
+                        "b.author  [Django's own descriptor]",
+                        solo_books,
+                        timed(django_lazy_each),
+                        authors_loaded,
+                        key="django_lazy",
+                        context=django_descriptor,
+                    ),
+                ],
+                note="time per read; every read runs one query",
+                reference="django_lazy",
+            )
+        )
+        groups.append(
+            Group(
+                "lazy_many",
+                f"to-many, one author at a time: the books of {N_SOLO_AUTHORS} fresh authors (~10 each)",
+                "us",
+                N_SOLO_AUTHORS,
+                [
+                    Case(
+                        'a.R("books").sync()  [sync]',
+                        solo_authors,
+                        timed(sync_r_books_each),
+                        own_books_loaded,
+                        key="r_sync",
+                    ),
+                    Case(
+                        "list(a.books.all())  [Django's own descriptor]",
+                        solo_authors,
+                        timed(django_books_each),
+                        key="django",
+                        context=django_books_descriptor,
+                    ),
+                ],
+                note="time per author; every load runs one query",
+                reference="django",
             )
         )
 
@@ -865,6 +972,16 @@ def targets(groups: list[Group], drivers: list[str]) -> list[Target]:
             ratio("batch_rev", f"r:{d}", "django_async", invert=True),
             lambda v: v >= 1,
         )
+    add(
+        'lazy b.author, LAZY_LOADER "relations" <= 0.8x Django\'s own descriptor (issue 17)',
+        ratio("lazy_one", "served", "django_lazy"),
+        lambda v: v <= 0.8,
+    )
+    add(
+        'a.R("books").sync() <= 0.8x list(a.books.all()) (issue 17)',
+        ratio("lazy_many", "r_sync", "django"),
+        lambda v: v <= 0.8,
+    )
     core_group = by_key.get("core")
     for key in ("drive", "run_sync"):
         case = core_group.case(key) if core_group else None

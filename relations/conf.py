@@ -12,6 +12,7 @@ RELATIONS = {
     "ALLOW_RELATIONS": ["shop.Book.author", "legacy.*"],   # lazy loads accepted for these relations
     "ALLOW_LOCATIONS": ["shop/reports.py", "*/legacy/*.py:42"],  # ... and from these lines of code
     "REPORT_AT_EXIT": False,      # True: log the lazy-load report (``relations.report()``) at exit
+    "LAZY_LOADER": "django",      # "relations": lazy to-one reads that run are served by R()'s loaders
 }
 ```
 
@@ -31,6 +32,11 @@ first frame outside Django and this library, or a template), optionally with
 ``:line``; a relative glob matches the end of the path (``"shop/reports.py"``
 matches ``/srv/app/shop/reports.py``).  ``relations.allow(...)`` does the same for
 a block of code.
+
+``LAZY_LOADER`` says what runs a to-one read that the mode lets through: ``"django"``
+(Django's descriptor runs its own query) or ``"relations"`` (the library's loaders
+load it on the sync driver, peers per ``PEERS``, and Django's descriptor then reads
+the cached value: see ``relations.policy.serve``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from django.dispatch import receiver
 
 MODES = ("raise", "warn", "lazy", "n_plus_one", "record")
 ASYNC_DRIVERS = ("auto", "native", "thread")
+LAZY_LOADERS = ("django", "relations")
 _KEYS = (
     "MODE",
     "MODELS",
@@ -56,6 +63,7 @@ _KEYS = (
     "ALLOW_RELATIONS",
     "ALLOW_LOCATIONS",
     "REPORT_AT_EXIT",
+    "LAZY_LOADER",
 )
 
 
@@ -73,6 +81,7 @@ class Config:
     allow_relations: tuple[str, ...] = ()  # "app_label.modelname.relation" globs, lower case
     allow_locations: tuple[tuple[str, int | None], ...] = ()  # (path glob, line or None)
     report_at_exit: bool = False
+    lazy_loader: str = "django"
 
 
 def _check_mode(value: Any, where: str) -> str:
@@ -127,6 +136,11 @@ def parse(raw: Any) -> Config:
     report_at_exit = raw.get("REPORT_AT_EXIT", False)
     if not isinstance(report_at_exit, bool):
         raise ImproperlyConfigured('RELATIONS["REPORT_AT_EXIT"] must be True or False.')
+    lazy_loader = raw.get("LAZY_LOADER", Config.lazy_loader)
+    if lazy_loader not in LAZY_LOADERS:
+        raise ImproperlyConfigured(
+            f'RELATIONS["LAZY_LOADER"] is {lazy_loader!r}; expected one of: {", ".join(LAZY_LOADERS)}.'
+        )
     return Config(
         mode=mode,
         models=models,
@@ -144,6 +158,7 @@ def parse(raw: Any) -> Config:
             for p in _strings(raw, "ALLOW_LOCATIONS")
         ),
         report_at_exit=report_at_exit,
+        lazy_loader=lazy_loader,
     )
 
 

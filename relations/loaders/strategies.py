@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models import Model, QuerySet
 from django.db.models.fields.related_descriptors import (  # type: ignore[attr-defined]
@@ -54,6 +54,18 @@ def match(
         found = index.get(instance_key(instance), [])
         values[id(instance)] = (found[0] if found else None) if single else found
     return values
+
+
+def as_python(fields: Sequence[Any], values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Key values as the target's fields hold them, so rows match (``reporter_id="1"``).
+
+    A value the field cannot convert stays as it is: the query then fails with
+    Django's own error.
+    """
+    try:
+        return tuple(f.to_python(v) for f, v in zip(fields, values, strict=True))
+    except ValidationError:
+        return values
 
 
 def routed(queryset: Any, instance: Model) -> Any:
@@ -122,11 +134,15 @@ class Forward(Strategy):
                 columns[id(inst)] = tuple(getattr(row, a) if row else None for a in attnames)
                 pending.add(inst, (self.key, "columns"), columns[id(inst)], self._write_columns)
 
+        targets = field.foreign_related_fields
         if len(local) == 1 and not local[0].primary_key and not columns:
             # What get_local_related_value() reads for a plain key column.
-            keys = {id(i): (i.__dict__[attname],) for i in instances}
+            keys = {id(i): as_python(targets, (i.__dict__[attname],)) for i in instances}
         else:
-            keys = {id(i): columns.get(id(i)) or field.get_local_related_value(i) for i in instances}
+            keys = {
+                id(i): as_python(targets, columns.get(id(i)) or field.get_local_related_value(i))
+                for i in instances
+            }
         keyed = [i for i in instances if None not in keys[id(i)]]
         values: Values = {id(i): None for i in instances}
         if not keyed:
@@ -229,7 +245,21 @@ class ReverseMany(Many):
             queryset if queryset is not None else field.model._default_manager.all(),
             instances[0],
         )
-        rows = yield Fetch(_filter_prefetch_queryset(qs, field.name, instances))
+        keys = self._plain_keys(instances, field) if queryset is None and not router.routers else None
+        if keys is None or qs._prefetch_related_lookups:
+            task = Fetch(_filter_prefetch_queryset(qs, field.name, instances))
+        else:
+            # As for a forward key: the SQL depends on the relation and the number of
+            # keys only, so a driver may reuse what it compiled (R("books") per call).
+            using = instances[0]._state.db or DEFAULT_DB_ALIAS
+            task = Fetch.by_keys(
+                lambda: _filter_prefetch_queryset(qs, field.name, instances),
+                using,
+                (self.key, using, len(keys)),
+                keys,
+                field,
+            )
+        rows = yield task
         return match(
             rows,
             instances,
@@ -237,6 +267,18 @@ class ReverseMany(Many):
             field.get_foreign_related_value,
             False,
         )
+
+    @staticmethod
+    def _plain_keys(instances: Sequence[Model], field: Any) -> tuple[Any, ...] | None:
+        """The distinct single-column keys the rows point at, or None (no reusable SQL)."""
+        if len(field.foreign_related_fields) != 1:
+            return None
+        attname = field.foreign_related_fields[0].attname
+        try:
+            keys = tuple(dict.fromkeys(i.__dict__[attname] for i in instances))
+        except (KeyError, TypeError):  # a deferred or unhashable key
+            return None
+        return None if None in keys else keys
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:
         field = self.info.descriptor.rel.field

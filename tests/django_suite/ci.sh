@@ -3,7 +3,11 @@
 # for Django 5.2 (.venv/dj52) and 6.1 (.venv/dj61)
 #   1. lazy mode on SQLite, compared test by test with a run without the library;
 #   2. raise mode on SQLite, compared with baseline-raise-<major.minor>.txt;
-#   3. lazy mode on PostgreSQL, compared test by test with a run without the library.
+#   3. lazy mode on PostgreSQL, compared test by test with a run without the library;
+#   4. loaders: lazy mode with RELATIONS["LAZY_LOADER"] = "relations" (the reads served by
+#      the library's loaders on the sync driver) on the relation-heavy apps below, on
+#      SQLite, compared test by test with a run without the library;
+#   5. loaders-thread: the same, the reads served through async_to_sync on the thread driver.
 # Every step runs even if an earlier one failed; the exit status is 1 if any failed.
 # The virtualenvs come from scripts/test.sh; the Django source distributions are
 # downloaded by run.py itself (cached in .cache/django-suite/).
@@ -14,7 +18,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 VERSIONS=${VERSIONS:-"dj52 dj61"}
-STEPS=${STEPS:-"lazy raise postgres"}
+STEPS=${STEPS:-"lazy raise postgres loaders loaders-thread"}
+# The apps where the loaders serve the most reads (see README.md, "Served reads").
+LOADER_APPS=(one_to_one fixtures generic_relations queries serializers foreign_object select_related
+  prefetch_related many_to_one model_inheritance admin_changelist composite_pk select_related_regress
+  multiple_database known_related_objects m2m_through contenttypes_tests defer_regress custom_pk
+  custom_managers delete update_only_fields)
 JOBS=${DJANGO_SUITE_JOBS:-2}
 
 for name in $VERSIONS; do
@@ -50,6 +59,9 @@ for name in $VERSIONS; do
       lazy)     args=(--mode lazy --db sqlite) ;;
       raise)    args=(--mode raise --db sqlite) ;;
       postgres) args=(--mode lazy --db postgres --pg-prefix "django_suite_$name") ;;
+      loaders)  args=(--mode lazy --db sqlite --lazy-loader relations --apps "${LOADER_APPS[@]}") ;;
+      loaders-thread)
+        args=(--mode lazy --db sqlite --lazy-loader relations --lazy-driver thread --apps "${LOADER_APPS[@]}") ;;
       *) echo "unknown step $step" >&2; exit 2 ;;
     esac
     echo
@@ -59,7 +71,7 @@ for name in $VERSIONS; do
     rc=${PIPESTATUS[0]}
     took=$(( $(date +%s) - start ))
     [ "$rc" -eq 0 ] || status=1
-    while IFS= read -r line; do summary+=("$line"); done < <(grep -E '^(SUMMARY|RESULT)' "$log")
+    while IFS= read -r line; do summary+=("$line"); done < <(grep -E '^(SUMMARY|RESULT|note: \[[^]]*\] reads served)' "$log")
     summary+=("   ($name $step: exit $rc, ${took}s)")
   done
 done

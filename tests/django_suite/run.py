@@ -5,6 +5,7 @@
     .venv/dj61/bin/python tests/django_suite/run.py --mode raise   # compare with the committed baseline
     .venv/dj61/bin/python tests/django_suite/run.py --mode lazy --db postgres
     .venv/dj61/bin/python tests/django_suite/run.py --mode none --apps many_to_one one_to_one
+    .venv/dj61/bin/python tests/django_suite/run.py --lazy-loader relations   # reads served by the loaders
 
 It uses the Django installed in the running interpreter, downloads the source
 distribution of exactly that version from the package index with pip (cached under
@@ -24,6 +25,12 @@ Modes:
   pass.  ``--update-baseline`` rewrites the entries of the tests it ran (keeping
   their reasons) and keeps the entries of the tests it did not run.
 * any other RELATIONS mode (``warn``, ``n_plus_one``, ...): run and report, no comparison.
+
+``--lazy-loader relations`` sets ``RELATIONS["LAZY_LOADER"] = "relations"``: the
+unloaded reads that the mode lets through are served by the library's loaders
+(``--lazy-driver thread``: through the driver core's async face on the thread
+driver); in ``lazy`` mode every test must still have Django's own outcome, and the
+run fails when the loaders served no read at all (it would prove nothing).
 
 Exit status: 0 when the checks of the mode pass, 1 otherwise, 2 on a setup error.
 """
@@ -253,6 +260,8 @@ def run_batch(
         DJANGO_SUITE_DB=args.db,
         DJANGO_SUITE_OUT=str(out),
         DJANGO_SUITE_STRICT_FRAMEWORK="1" if args.strict_framework else "",
+        DJANGO_SUITE_LAZY_LOADER=args.lazy_loader,
+        DJANGO_SUITE_LAZY_DRIVER=args.lazy_driver,
         DJANGO_SUITE_PG_PREFIX=f"{args.pg_prefix}_{index}" if args.jobs > 1 else args.pg_prefix,
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -292,13 +301,13 @@ def run_batch(
 def run_suite(args: argparse.Namespace, mode: str, tests_dir: Path, version: str) -> dict[str, Any]:
     """Run the apps (in batches, ``--jobs`` at a time); return the merged result."""
     cache = cache_dir()
-    out = cache / "runs" / f"{version}-{args.db}-{mode}"
+    out = cache / "runs" / f"{version}-{args.db}-{run_name(args, mode)}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     groups = batches(args.apps, args.batch_size)
     log(
-        f"== Django {version}, {args.db}, mode {mode}: {len(args.apps)} apps in {len(groups)} runtests.py "
-        f"runs, {args.jobs} at a time, --parallel={args.parallel} (logs: {out})"
+        f"== Django {version}, {args.db}, mode {run_name(args, mode)}: {len(args.apps)} apps in "
+        f"{len(groups)} runtests.py runs, {args.jobs} at a time, --parallel={args.parallel} (logs: {out})"
     )
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -310,6 +319,7 @@ def run_suite(args: argparse.Namespace, mode: str, tests_dir: Path, version: str
     wall = time.monotonic() - start
     result: dict[str, Any] = {
         "mode": mode,
+        "name": run_name(args, mode),
         "wall": wall,
         "log": str(out),
         "outcomes": {},
@@ -337,6 +347,20 @@ def run_suite(args: argparse.Namespace, mode: str, tests_dir: Path, version: str
     result["installation"] = merge_installations([b["installation"] for b in result["batches"]])
     result["summary"] = summarize(result)
     return result
+
+
+def run_name(args: argparse.Namespace, mode: str) -> str:
+    """The mode, and how lazy reads are served when the library's loaders serve them."""
+    if mode == "none" or args.lazy_loader == "django":
+        return mode
+    return f"{mode}+loaders" + ("" if args.lazy_driver == "sync" else f"-{args.lazy_driver}")
+
+
+def served_by_app(result: dict[str, Any]) -> dict[str, int]:
+    """How many reads the library's loaders served, per Django test app."""
+    prefix = "served: "
+    counts = result["probe_counts"]
+    return {k[len(prefix) :]: v for k, v in sorted(counts.items()) if k.startswith(prefix)}
 
 
 def merge_installations(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -377,8 +401,10 @@ def summary_line(version: str, db: str, result: dict[str, Any]) -> str:
     strict = f"{installation['strict']}/{installation['relation_descriptors']} relation descriptors strict"
     asked = result["probe_counts"].get("policy asked", 0)
     extra = f"; {asked} unloaded reads went through the policy" if result["mode"] != "none" else ""
+    if result["name"] != result["mode"]:
+        extra += f", {result['probe_counts'].get('served by the loaders', 0)} served by the loaders"
     return (
-        f"Django {version} {db} {result['mode']}: {s['run']} tests, {passed} passed "
+        f"Django {version} {db} {result['name']}: {s['run']} tests, {passed} passed "
         f"({s['success']} ok, {s['skip']} skipped, {s['expected failure']} expected failures), "
         f"{s['failure']} failures, {s['error']} errors, {s['unexpected success']} unexpected successes; "
         f"{strict}{extra}; {result['wall']:.1f}s"
@@ -571,6 +597,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--strict-framework", action="store_true", help='RELATIONS["STRICT_FRAMEWORK"] = True'
     )
+    parser.add_argument(
+        "--lazy-loader",
+        default="django",
+        choices=("django", "relations"),
+        help='RELATIONS["LAZY_LOADER"]: "relations" serves lazy reads with the library\'s loaders',
+    )
+    parser.add_argument(
+        "--lazy-driver",
+        default="sync",
+        choices=("sync", "thread"),
+        help="with --lazy-loader relations: serve the reads on the sync driver, or through "
+        "async_to_sync on the thread driver",
+    )
     parser.add_argument("--show-output", action="store_true", help="echo runtests.py's output")
     parser.add_argument("--json", type=Path, help="write the results of every run here")
     parser.add_argument(
@@ -614,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         s = run["summary"]
         if s["runtests_ran"] != s["run"]:
             problems.append(
-                f"[{run['mode']}] runtests says it ran {s['runtests_ran']} tests, recorded {s['run']}"
+                f"[{run['name']}] runtests says it ran {s['runtests_ran']} tests, recorded {s['run']}"
             )
     if reference is not None:
         ref_failed = sorted(t for t, o in reference["outcomes"].items() if o in FAILED)
@@ -623,6 +662,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(ref_failed)} tests fail even without the library: " + ", ".join(ref_failed[:10])
             )
 
+    if args.lazy_loader == "relations":
+        served = served_by_app(result)
+        notes.append(
+            f"[{result['name']}] reads served by the loaders, per app: "
+            + (", ".join(f"{app} {n}" for app, n in served.items()) or "none")
+        )
+        if not served:
+            problems.append(f"[{result['name']}] the loaders served no read: the run proves nothing")
     if args.mode == "lazy":
         problems += check_findings(result)
         if reference is not None:
@@ -668,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(
             json.dumps(
                 [
-                    {k: run[k] for k in ("mode", "summary", "wall", "installation", "probe_counts")}
+                    {k: run[k] for k in ("mode", "name", "summary", "wall", "installation", "probe_counts")}
                     | {"version": version, "db": args.db}
                     for run in runs
                 ],
@@ -676,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     verdict = "FAILED" if problems else "OK"
-    log(f"RESULT {verdict}: Django {version} {args.db} {args.mode} ({len(problems)} problems)")
+    log(f"RESULT {verdict}: Django {version} {args.db} {result['name']} ({len(problems)} problems)")
     return 1 if problems else 0
 
 

@@ -19,6 +19,9 @@
     the library considered loaded or free: "raise" mode would let a hidden query
     through.
 
+  With ``RELATIONS["LAZY_LOADER"] = "relations"`` the probes also count the reads
+  that the library's loaders served (``relations.policy.serve``), per test app.
+
   Findings go to ``$DJANGO_SUITE_OUT/probe-<pid>.json`` (one file per process, so
   parallel workers need no shared memory), with the test that was running.
 """
@@ -347,6 +350,19 @@ def install_probes() -> None:
             raise
 
     policy.unloaded = unloaded  # descriptors.guard looks it up at call time
+
+    from relations.policy import serve
+
+    original_serve = serve.serve
+
+    def served(info: Any, instance: Any) -> bool:
+        done = original_serve(info, instance)
+        if done and not getattr(_local, "retrying", False):
+            _state["counts"]["served by the loaders"] += 1
+            _state["counts"][f"served: {_state['test'].split('.')[0]}"] += 1
+        return done
+
+    serve.serve = served  # descriptors.guard looks it up at call time
     utils.CursorWrapper._execute_with_wrappers = _count_query(utils.CursorWrapper._execute_with_wrappers)
     _wrap(to_one.ForwardGuard, "__get__")
     _wrap(to_one.ReverseOneGuard, "__get__")
@@ -526,7 +542,7 @@ def installation_report() -> dict[str, Any]:
                 continue
             total += 1
             cls = type(attr)
-            if cls.__module__.split(".")[0] == "descriptors":
+            if cls.__module__.startswith("relations.descriptors."):
                 strict[cls.__name__] += 1
             else:
                 plain.append(f"{model._meta.label}.{name} ({cls.__name__})")

@@ -17,7 +17,9 @@ first settings access, which happens before any model class exists, so:
 
 Environment (set by run.py): ``DJANGO_SUITE_MODE`` (none, lazy, raise, warn,
 n_plus_one), ``DJANGO_SUITE_DB`` (sqlite, postgres), ``DJANGO_SUITE_PG_PREFIX``,
-``DJANGO_SUITE_STRICT_FRAMEWORK`` (1 or empty), ``DJANGO_SUITE_OUT`` (result dir).
+``DJANGO_SUITE_STRICT_FRAMEWORK`` (1 or empty), ``DJANGO_SUITE_LAZY_LOADER`` (django,
+relations), ``DJANGO_SUITE_LAZY_DRIVER`` (sync, thread: which driver serves the reads
+with "relations"), ``DJANGO_SUITE_OUT`` (result dir).
 """
 
 import os
@@ -59,6 +61,9 @@ if MODE != "none":
     RELATIONS = {
         "MODE": MODE,
         "STRICT_FRAMEWORK": os.environ.get("DJANGO_SUITE_STRICT_FRAMEWORK", "") == "1",
+        "LAZY_LOADER": os.environ.get("DJANGO_SUITE_LAZY_LOADER", "django"),
+        # Peers off: a served read then runs exactly the queries Django's read runs.
+        "PEERS": False,
     }
     _always = getattr(sys.modules["__main__"], "ALWAYS_INSTALLED_APPS", None)
     if _always is None:
@@ -67,3 +72,7 @@ if MODE != "none":
         _always.insert(0, "relations")
 
     django_suite_hook.install_probes()
+    if os.environ.get("DJANGO_SUITE_LAZY_DRIVER", "sync") != "sync":
+        from relations.policy import serve
+
+        serve.use_driver(os.environ["DJANGO_SUITE_LAZY_DRIVER"])
