@@ -8,8 +8,8 @@ their last query, so a failure or a cancellation writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
@@ -76,6 +76,7 @@ def load_hop(
     """
     values: HopValues = {}
     todo = []
+    read = []
     known = pending.of(strategy.key)
     needs_load = strategy.needs_load
     for inst in instances:
@@ -86,6 +87,9 @@ def load_hop(
             todo.append(inst)
         else:
             values[id(inst)] = strategy.read(inst)
+            read.append(inst)
+    if read:
+        pending.note_read(read, values, strategy.cached)
     if not todo:
         return values
     if with_peers:
@@ -100,7 +104,10 @@ def load_hop(
     fetched_rows: list[Model] = []
     for group in _groups(todo, lambda i: i._state.db).values():
         fetched = yield from strategy.fetch(group, queryset, pending)
-        pending.add_many(strategy.key, group, fetched, write)
+        # A refresh or a narrowed queryset replaces cached objects; a plain load keeps them.
+        pending.add_many(
+            strategy.key, group, fetched, write, cached=strategy.cached, replace=refresh or queryset is not None
+        )
         values.update(fetched)
         if inner:
             fetched_rows.extend(_flatten(fetched[id(i)] for i in group))
@@ -158,12 +165,21 @@ def load_path(
     return per_hop
 
 
-def end_value(root: Model, per_hop: list[HopValues], many: bool = False) -> Any:
+class Loaded(NamedTuple):
+    """What a committed batch loaded: the values per hop, and the objects that stand for them."""
+
+    per_hop: list[HopValues]
+    live: Callable[[Any], Any]  # a loaded object -> the one cached in its place
+
+
+def end_value(root: Model, loaded: Loaded, many: bool = False) -> Any:
     """What ``R(root, path)`` returns: the object at the end, or the distinct list.
 
     ``many``: the path has a to-many hop, so the answer is a list even when an earlier
-    hop is None (``editor__books`` with no editor is ``[]``).
+    hop is None (``editor__books`` with no editor is ``[]``).  The objects are the
+    ones cached once committed (``Pending.live``).
     """
+    per_hop, live = loaded
     current = [root]
     for values in per_hop:
         step = [values[id(obj)] for obj in current]
@@ -176,9 +192,9 @@ def end_value(root: Model, per_hop: list[HopValues], many: bool = False) -> Any:
             key = (obj._meta.concrete_model, obj.pk) if obj.pk is not None else id(obj)
             if key not in seen:
                 seen.add(key)
-                out.append(obj)
+                out.append(live(obj))
         return out
-    return current[0] if current else None
+    return live(current[0]) if current else None
 
 
 def _peers_to_load(todo: Sequence[Model], strategy: Strategy, pending: Pending) -> list[Model]:
@@ -207,15 +223,15 @@ def load_batch(
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
     with_peers: bool = False,
-) -> Loader[list[HopValues]]:
-    """Load ``path`` on ``instances`` (and their peers) and commit; the values per hop.
+) -> Loader[Loaded]:
+    """Load ``path`` on ``instances`` (and their peers) and commit.
 
     ``R()`` is a batch of one; concurrent ``R()`` calls share one batch.
     """
     pending = Pending()
     per_hop = yield from load_path(instances, path, pending, queryset, refresh=refresh, with_peers=with_peers)
     pending.commit()
-    return per_hop
+    return Loaded(per_hop, pending.live)
 
 
 def load_one(
@@ -226,8 +242,8 @@ def load_one(
     with_peers: bool = False,
 ) -> Loader[Any]:
     """The loader behind ``R(instance, path)``."""
-    per_hop = yield from load_batch([instance], path, queryset, refresh, with_peers)
-    return end_value(instance, per_hop, resolve.is_many(type(instance), path))
+    loaded = yield from load_batch([instance], path, queryset, refresh, with_peers)
+    return end_value(instance, loaded, resolve.is_many(type(instance), path))
 
 
 def normalize_lookup(lookup: Any) -> tuple[str, Any, str | None]:

