@@ -194,3 +194,70 @@ def test_gathered_peers_share_the_author_object(committed_data, driver):
     for book in books:
         readable(book, "author__publisher")
         readable(book, "author__profile")
+
+
+def prefetch_on(driver: str, instances: list[Model], *lookups: Any) -> Any:
+    """``prefetch()`` on the sync driver, else ``aprefetch()`` on ``driver``."""
+    if driver == "sync":
+        return prefetch(instances, *lookups)
+    with on(driver):
+        return run(lambda: aprefetch(instances, *lookups))
+
+
+def nothing_loaded(obj: Model, *names: str) -> None:
+    assert not obj._state.fields_cache, obj._state.fields_cache
+    assert not getattr(obj, "_prefetched_objects_cache", None)
+    for name in names:
+        assert name not in obj.__dict__
+
+
+CLASHES = [
+    (Prefetch("tags", to_attr="editor"), "Book.editor, a forward foreign key"),
+    (Prefetch("tags", to_attr="reviews"), "Book.reviews, a reverse foreign key"),
+    (Prefetch("tags", to_attr="title"), "Book.title, a field (CharField)"),
+    (Prefetch("tags", to_attr="author_id"), "Book.author_id, a field (ForeignKey)"),
+    (Prefetch("author__books", to_attr="publisher"), "Author.publisher, a forward foreign key"),
+]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize(("lookup", "named"), CLASHES, ids=[c[0].to_attr for c in CLASHES])
+def test_a_to_attr_that_clashes_is_refused_before_any_query(committed_data, driver, lookup, named):
+    book = fresh_book()
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValueError) as error:
+        prefetch_on(driver, [book], "author", "tags", lookup)
+    assert named in str(error.value) and f'to_attr="{lookup.to_attr}"' in str(error.value)
+    assert not ctx.captured_queries
+    nothing_loaded(book)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_two_lookups_with_one_to_attr_are_refused_before_any_query(committed_data, driver):
+    book = fresh_book()
+    lookups = (Prefetch("tags", to_attr="picked"), Prefetch("reviews", to_attr="picked"))
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValueError, match='both set Book.picked'):
+        prefetch_on(driver, [book], "author", *lookups)
+    assert not ctx.captured_queries
+    nothing_loaded(book, "picked")
+    # The same plain lookup twice is harmless, as in Django.
+    prefetch_on(driver, [book], Prefetch("tags", to_attr="picked"), Prefetch("tags", to_attr="picked"))
+    assert [t.name for t in book.picked] == ["sf", "poetry"]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_write_that_fails_while_writing_writes_nothing(committed_data, driver, monkeypatch):
+    # After a generic foreign key the model is only known from the data, so this
+    # to_attr (a read-only property) can only fail while writing: everything is undone.
+    monkeypatch.setattr(Book, "frozen", property(lambda self: "frozen"), raising=False)
+    from tests.testapp.models import Comment
+
+    comments = list(Comment.objects.filter(content_type__model="book").order_by("pk"))
+    assert len(comments) == 2
+    with pytest.raises(AttributeError):
+        prefetch_on(driver, comments, "content_type", Prefetch("target__tags", to_attr="frozen"))
+    for comment in comments:
+        nothing_loaded(comment)
+    # Nothing half-written is left on the objects either: the same load works without it.
+    prefetch_on(driver, comments, "target__tags")
+    for comment in comments:
+        readable(comment, "target")
