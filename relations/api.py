@@ -171,9 +171,7 @@ def _check_to_attr(
     shown = f'Prefetch("{path}", to_attr="{to_attr}")'
     taken = _attribute_kind(model, to_attr)
     if taken is not None:
-        raise ValueError(
-            f"{shown} clashes with {model.__name__}.{to_attr}, {taken}: choose another to_attr."
-        )
+        raise ValueError(f"{shown} clashes with {model.__name__}.{to_attr}, {taken}: choose another to_attr.")
     earlier = setters.get((model, to_attr))
     if earlier is None:
         setters[(model, to_attr)] = (lookup, path, queryset)

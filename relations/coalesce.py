@@ -45,9 +45,7 @@ class Batch:
     async def run(self, with_peers: bool) -> None:
         instances = list({id(i): i for i, _ in self.callers}.values())
         try:
-            loaded: Loaded = await run_async(
-                load_batch(instances, self.path, None, self.refresh, with_peers)
-            )
+            loaded: Loaded = await run_async(load_batch(instances, self.path, None, self.refresh, with_peers))
         except BaseException as exc:
             for _, future in self.callers:
                 if future.done():

@@ -157,7 +157,10 @@ def test_aprefetch_and_r_overlapping(committed_data):
     loaders = [prefetch_loader(books, ["author__publisher", "tags"]), load_one(books[0], "author__mentor")]
     for order in itertools.permutations(range(2)):
         books = list(Book.objects.order_by("pk"))
-        loaders = [prefetch_loader(books, ["author__publisher", "tags"]), load_one(books[0], "author__mentor")]
+        loaders = [
+            prefetch_loader(books, ["author__publisher", "tags"]),
+            load_one(books[0], "author__mentor"),
+        ]
         interleaved([loaders[i] for i in order])
         for book in books:
             readable(book, "author__publisher")
@@ -185,7 +188,9 @@ def test_gathered_overlapping_loads_keep_every_hop(committed_data, driver, paths
 def test_gathered_peers_share_the_author_object(committed_data, driver):
     async def body() -> list[Book]:
         books = [b async for b in Book.objects.filter(title__in=["B1", "B2"]).order_by("pk")]
-        await asyncio.gather(books[0].R("author__publisher"), books[1].R("author__profile"), aprefetch(books, "author"))
+        await asyncio.gather(
+            books[0].R("author__publisher"), books[1].R("author__profile"), aprefetch(books, "author")
+        )
         return books
 
     with on(driver):
@@ -235,7 +240,7 @@ def test_a_to_attr_that_clashes_is_refused_before_any_query(committed_data, driv
 def test_two_lookups_with_one_to_attr_are_refused_before_any_query(committed_data, driver):
     book = fresh_book()
     lookups = (Prefetch("tags", to_attr="picked"), Prefetch("reviews", to_attr="picked"))
-    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValueError, match='both set Book.picked'):
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValueError, match="both set Book.picked"):
         prefetch_on(driver, [book], "author", *lookups)
     assert not ctx.captured_queries
     nothing_loaded(book, "picked")

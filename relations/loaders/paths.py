@@ -105,9 +105,8 @@ def load_hop(
     for group in _groups(todo, lambda i: i._state.db).values():
         fetched = yield from strategy.fetch(group, queryset, pending)
         # A refresh or a narrowed queryset replaces cached objects; a plain load keeps them.
-        pending.add_many(
-            strategy.key, group, fetched, write, cached=strategy.cached, replace=refresh or queryset is not None
-        )
+        replace = refresh or queryset is not None
+        pending.add_many(strategy.key, group, fetched, write, cached=strategy.cached, replace=replace)
         values.update(fetched)
         if inner:
             fetched_rows.extend(_flatten(fetched[id(i)] for i in group))

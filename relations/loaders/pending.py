@@ -228,7 +228,11 @@ class Pending:
                 self._live[id(obj)] = (obj, found)
                 obj = found
             out.append(obj)
-        if isinstance(cached, list) and len(out) == len(cached) and all(a is b for a, b in zip(out, cached)):
+        if (
+            isinstance(cached, list)
+            and len(out) == len(cached)
+            and all(a is b for a, b in zip(out, cached, strict=True))
+        ):
             return cached
         return out
 
