@@ -17,19 +17,27 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import os
 import random
+import sqlite3
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
+import aiosqlite
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 from django.db.models import Model, Prefetch
+from django.db.utils import ConnectionHandler
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from relations import R, aprefetch, prefetch
 from relations.drivers import native
+from relations.drivers.sqlite import SQLiteBackend
 from relations.drivers.sync import evaluate
 from relations.loaders.paths import load_one, prefetch_loader
 from relations.loaders.tasks import Loader
@@ -266,3 +274,87 @@ def test_a_write_that_fails_while_writing_writes_nothing(committed_data, driver,
     prefetch_on(driver, comments, "target__tags")
     for comment in comments:
         readable(comment, "target")
+
+
+# --- native SQLite connections that went bad while idle -------------------------------------------------------
+
+
+def scratch_database(path: Any, value: str) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (v TEXT)")
+        db.execute("INSERT INTO t VALUES (?)", [value])
+    db.close()
+
+
+def scratch_backend(path: Any) -> SQLiteBackend:
+    """The native SQLite backend of a private database file (any test leg)."""
+    handler = ConnectionHandler({"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}})
+    return SQLiteBackend(handler.create_connection("default"), 2)
+
+
+def test_a_native_sqlite_connection_follows_a_replaced_database_file(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    scratch_database(path, "old")
+
+    async def body() -> None:
+        backend = scratch_backend(path)
+        try:
+            assert await backend.fetchall("SELECT v FROM t", ()) == [("old",)]
+            [first] = backend._all
+            assert await backend.fetchall("SELECT v FROM t", ()) == [("old",)]
+            assert backend._all == [first]  # an unchanged file keeps its connection
+            scratch_database(tmp_path / "new.sqlite3", "new")
+            os.replace(tmp_path / "new.sqlite3", path)  # a restored backup, a deploy
+            # The old connection would go on reading the deleted file ("old").
+            assert await backend.fetchall("SELECT v FROM t", ()) == [("new",)]
+            assert len(backend._all) == 1 and backend._all[0] is not first
+            assert not first.alive()
+        finally:
+            await backend.aclose()
+
+    run(body)
+
+
+def test_a_native_sqlite_connection_whose_thread_ended_is_replaced(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    scratch_database(path, "row")
+
+    async def body() -> None:
+        backend = scratch_backend(path)
+        try:
+            await backend.fetchall("SELECT v FROM t", ())
+            [first] = backend._all
+            # The thread ends while aiosqlite still counts the connection as open:
+            # a query sent to it would never be answered.
+            first.aio._tx.put_nowait((None, lambda: aiosqlite.core._STOP_RUNNING_SENTINEL))
+            await asyncio.to_thread(first.aio._thread.join, 10)
+            assert not first.aio._thread.is_alive()
+            async with asyncio.timeout(10):
+                assert await backend.fetchall("SELECT v FROM t", ()) == [("row",)]
+            assert len(backend._all) == 1 and backend._all[0] is not first
+        finally:
+            async with asyncio.timeout(10):  # closing skips the dead one instead of hanging
+                await backend.aclose()
+
+    run(body)
+
+
+def test_loop_connection_objects_go_with_their_thread():
+    # asgiref's async_to_sync runs each call's event loop in a new thread: the
+    # connection object a thread compiled with must not outlive it.
+    from relations.drivers import observe
+
+    refs: list[weakref.ref[Any]] = []
+
+    def in_thread() -> None:
+        wrapper = observe.loop_connection("default")
+        assert observe.loop_connection("default") is wrapper  # one per thread and alias
+        refs.append(weakref.ref(wrapper))
+
+    for _ in range(3):
+        thread = threading.Thread(target=in_thread)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert len(refs) == 3 and all(ref() is None for ref in refs)
+    assert observe.loop_connection("default") is observe.loop_connection("default")

@@ -69,10 +69,14 @@ def load_hop(
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
     with_peers: bool = False,
+    *,
+    followed: bool = False,
 ) -> Loader[HopValues]:
     """Load one relation on a batch; return ``{id(instance): value}`` (nothing written yet).
 
     ``with_peers``: instances that need the query bring their live peers that need it too.
+    ``followed``: later hops load on these values, so the commit must know which
+    values were read from the cache (it follows them if another load replaced them).
     """
     values: HopValues = {}
     todo = []
@@ -87,7 +91,8 @@ def load_hop(
             todo.append(inst)
         else:
             values[id(inst)] = strategy.read(inst)
-            read.append(inst)
+            if followed:
+                read.append(inst)
     if read:
         pending.note_read(read, values, strategy.cached)
     if not todo:
@@ -155,7 +160,7 @@ def load_path(
             batches.setdefault(strategy.key, (strategy, []))[1].extend(group)
         for strategy, group in batches.values():
             hop = yield from load_hop(
-                group, strategy, pending, queryset if last else None, refresh, with_peers
+                group, strategy, pending, queryset if last else None, refresh, with_peers, followed=not last
             )
             values.update(hop)
         per_hop.append(values)
