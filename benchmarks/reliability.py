@@ -75,7 +75,9 @@ def commit_rows(rounds: int) -> list[tuple[str, float, str]]:
         if patched:
             pending._Undo.touch = lambda self, objects: None  # type: ignore[method-assign]
         try:
-            rows.append((f"prefetch 1,000 books author+tags, {label}", median_of(rounds, prefetched) * 1e3, "ms"))
+            rows.append(
+                (f"prefetch 1,000 books author+tags, {label}", median_of(rounds, prefetched) * 1e3, "ms")
+            )
             rows.append((f"1,000 R('author').sync() (peers), {label}", median_of(rounds, single) * 1e3, "ms"))
         finally:
             pending._Undo.touch = touch  # type: ignore[method-assign]
@@ -125,7 +127,9 @@ def checkout_rows(rounds: int, vendor: str) -> list[tuple[str, float, str]]:
         usable = SQLiteBackend._usable
         SQLiteBackend._usable = lambda self, connection: True  # type: ignore[method-assign]
         try:
-            rows.append(("native R('author') per call, sqlite, no check (before)", sequential_r(rounds), "µs"))
+            rows.append(
+                ("native R('author') per call, sqlite, no check (before)", sequential_r(rounds), "µs")
+            )
         finally:
             SQLiteBackend._usable = usable  # type: ignore[method-assign]
     else:
@@ -138,7 +142,9 @@ def checkout_rows(rounds: int, vendor: str) -> list[tuple[str, float, str]]:
 
         AsyncConnectionPool.__init__ = with_check  # type: ignore[method-assign]
         try:
-            rows.append(("native R('author') per call, postgres, pool check= on checkout", sequential_r(rounds), "µs"))
+            rows.append(
+                ("native R('author') per call, postgres, pool check= on checkout", sequential_r(rounds), "µs")
+            )
         finally:
             AsyncConnectionPool.__init__ = original  # type: ignore[method-assign]
     return rows
@@ -153,7 +159,13 @@ def failover_rows(rounds: int) -> list[tuple[str, float, str]]:
     from relations.drivers import native
 
     sd = connections["default"].settings_dict
-    info = {"dbname": sd["NAME"], "user": sd["USER"], "host": sd["HOST"], "port": sd["PORT"], "autocommit": True}
+    info = {
+        "dbname": sd["NAME"],
+        "user": sd["USER"],
+        "host": sd["HOST"],
+        "port": sd["PORT"],
+        "autocommit": True,
+    }
     with connections["default"].cursor() as cursor:  # Django's own session stays
         cursor.execute("SELECT pg_backend_pid()")
         own = cursor.fetchone()[0]
@@ -162,14 +174,15 @@ def failover_rows(rounds: int) -> list[tuple[str, float, str]]:
     for _ in range(rounds):
         books = list(Book.objects.order_by("pk")[:8])
 
-        async def body() -> float:
+        async def body(books: list[Any] = books) -> float:
             nonlocal failures
             found = await native.prepare("default")
             await asyncio.gather(*(found.fetchall("SELECT pg_sleep(0.02)", ()) for _ in range(4)))
-            async with await psycopg.AsyncConnection.connect(**info) as observer:
+            async with await psycopg.AsyncConnection.connect(**info, autocommit=True) as observer:
                 await observer.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND backend_type = 'client backend'"
+                    " AND pid <> pg_backend_pid()"
                     " AND pid <> %s",
                     [own],
                 )
@@ -210,7 +223,9 @@ def wrapper_rows(vendor: str) -> list[tuple[str, float, str]]:
 
     rows = []
     kinds = [("plain Django: aget x2, m2m rows via sync_to_async", plain, "thread")]
-    kinds += [(f"aget + R('author') + R('tags'), {driver}", library, driver) for driver in ("thread", "native")]
+    kinds += [
+        (f"aget + R('author') + R('tags'), {driver}", library, driver) for driver in ("thread", "native")
+    ]
     for label, request, driver in kinds:
         gc.collect()
         before = alive()

@@ -30,18 +30,19 @@ from typing import Any
 import aiosqlite
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.db.models import Model, Prefetch
 from django.db.utils import ConnectionHandler
 from django.test.utils import CaptureQueriesContext, override_settings
 
-from relations import R, aprefetch, prefetch
+from relations import aprefetch, prefetch
 from relations.drivers import native
 from relations.drivers.sqlite import SQLiteBackend
 from relations.drivers.sync import evaluate
 from relations.loaders.paths import load_one, prefetch_loader
 from relations.loaders.tasks import Loader
-from tests.testapp.models import Author, Book
+from tests.testapp.models import Book
 
 ASYNC_DRIVERS = ["thread", "native"]
 DRIVERS = ["sync", *ASYNC_DRIVERS]
@@ -73,7 +74,10 @@ def readable(obj: Model, path: str) -> list[Any]:
         for hop in path.split("__"):
             step = []
             for item in current:
-                value = getattr(item, hop)
+                try:
+                    value = getattr(item, hop)
+                except ObjectDoesNotExist:  # a reverse one-to-one cached as "no row"
+                    value = None
                 if hasattr(value, "all"):
                     step.extend(value.all())
                 elif value is not None:
@@ -154,6 +158,23 @@ def test_refresh_replaces_the_object_but_keeps_what_the_old_one_had_loaded(commi
     load_one_sync(book, "author", refresh=True)
     assert book.author is not author  # a refresh gives new objects...
     assert readable(book, "author__publisher")  # ... that keep what the old ones had loaded
+
+
+def test_copies_of_a_row_keep_their_own_objects_and_all_get_the_later_hops(committed_data):
+    # Two Book objects of one row, each with its own Author object (as Django gives
+    # two separate loads): a load that fetched one Author object for both, and
+    # committed after them, attaches the publisher to both cached Author objects.
+    first, second = fresh_book(), fresh_book()
+    both = prefetch_loader([first, second], ["author__publisher"])
+    interleaved([both, load_one(first, "author"), load_one(second, "author")])
+    assert first.author is not second.author
+    for book in (first, second):
+        assert readable(book, "author__publisher") == [committed_data["publishers"][0]]
+    # What R() returns is what its own root has cached.
+    third = fresh_book()
+    load_one_sync(third, "author")
+    [value] = interleaved([load_one(third, "author__publisher")])
+    assert value is third.author.publisher
 
 
 def load_one_sync(obj: Model, path: str, **kwargs: Any) -> Any:
@@ -248,7 +269,7 @@ def test_a_to_attr_that_clashes_is_refused_before_any_query(committed_data, driv
 def test_two_lookups_with_one_to_attr_are_refused_before_any_query(committed_data, driver):
     book = fresh_book()
     lookups = (Prefetch("tags", to_attr="picked"), Prefetch("reviews", to_attr="picked"))
-    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValueError, match="both set Book.picked"):
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(ValueError, match=r"both set Book\.picked"):
         prefetch_on(driver, [book], "author", *lookups)
     assert not ctx.captured_queries
     nothing_loaded(book, "picked")
@@ -276,7 +297,7 @@ def test_a_write_that_fails_while_writing_writes_nothing(committed_data, driver,
         readable(comment, "target")
 
 
-# --- native SQLite connections that went bad while idle -------------------------------------------------------
+# --- native SQLite connections that went bad while idle -----------------------------------------------
 
 
 def scratch_database(path: Any, value: str) -> None:
@@ -358,3 +379,156 @@ def test_loop_connection_objects_go_with_their_thread():
     gc.collect()
     assert len(refs) == 3 and all(ref() is None for ref in refs)
     assert observe.loop_connection("default") is observe.loop_connection("default")
+
+
+# --- the storm --------------------------------------------------------------------------------------
+
+STORM_PATHS = [
+    "author",
+    "author__publisher",
+    "author__profile",
+    "author__mentor",
+    "editor__publisher",
+    "tags",
+    "tags__books",
+    "author__books",
+    "author__books__tags",
+    "reviews__created_by",
+]
+STORM_ROUNDS = 4
+STORM_OPS = 200  # per round
+STORM_KILLS = 4  # per round, PostgreSQL and the native driver only
+
+
+class Truth:
+    """What the database says each cached relation holds (the data does not change)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Any, Any, str], Any] = {}
+
+    def of(self, obj: Model, name: str, many: bool) -> Any:
+        key = (type(obj), obj.pk, name)
+        if key not in self._known:
+            found = type(obj)._base_manager.filter(pk=obj.pk).values_list(name, flat=True)
+            self._known[key] = {pk for pk in found if pk is not None} if many else next(iter(found), None)
+        return self._known[key]
+
+
+def check_every_cache(roots: list[Model], truth: Truth) -> int:
+    """Each cached relation of every object reachable from ``roots`` holds the right rows."""
+    seen: dict[int, Model] = {}
+    todo = list(roots)
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen[id(obj)] = obj
+        for name, value in obj._state.fields_cache.items():
+            assert (value.pk if value is not None else None) == truth.of(obj, name, False), (obj, name)
+            if value is not None:
+                todo.append(value)
+        for name, queryset in getattr(obj, "_prefetched_objects_cache", {}).items():
+            rows = queryset._result_cache
+            assert rows is not None, (obj, name)
+            assert len({r.pk for r in rows}) == len(rows) and {r.pk for r in rows} == truth.of(
+                obj, name, True
+            )
+            todo.extend(rows)
+    return len(seen)
+
+
+async def kill_native_sessions(excluded: list[int], rng: random.Random, figures: dict[str, int]) -> None:
+    from tests.test_native_faults import observer
+
+    async with observer(excluded) as obs:
+        while figures["backends killed"] < STORM_KILLS:
+            await asyncio.sleep(rng.uniform(0.002, 0.01))
+            pids = await obs.native_pids()
+            if pids:
+                await obs.conn.execute("SELECT pg_terminate_backend(%s)", [rng.choice(pids)])
+                figures["backends killed"] += 1
+
+
+async def storm_round(
+    roots: list[Model], rng: random.Random, figures: dict[str, int], done: list[tuple[Model, str]], kill: bool
+) -> None:
+    from django.db import InterfaceError, OperationalError
+
+    async def one() -> None:
+        timeout = rng.uniform(0, 0.004) if rng.random() < 0.15 else None
+        loads = rng.random() < 0.75
+        target, path = rng.choice(roots), rng.choice(STORM_PATHS)
+        group, paths = rng.sample(roots, rng.randint(1, len(roots))), rng.sample(STORM_PATHS, 2)
+        refresh = rng.random() < 0.1
+        try:
+            async with asyncio.timeout(timeout):
+                if loads:
+                    await target.R(path, refresh=refresh)
+                    done.append((target, path))
+                else:
+                    await aprefetch(group, *paths)
+                    done.extend((obj, p) for obj in group for p in paths)
+            figures["succeeded"] += 1
+        except TimeoutError:
+            figures["timed out"] += 1
+        except asyncio.CancelledError:
+            figures["cancelled"] += 1
+        except (OperationalError, InterfaceError):
+            assert kill, "a database error without a killed backend"
+            figures["failed (killed backend)"] += 1
+
+    tasks = [asyncio.create_task(one()) for _ in range(STORM_OPS)]
+    loop = asyncio.get_running_loop()
+    for task in tasks:
+        if rng.random() < 0.15:
+            loop.call_later(rng.uniform(0, 0.004), task.cancel)
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if result is not None:
+            raise result  # anything but the expected failures above is a bug
+
+
+@pytest.mark.parametrize("driver", ASYNC_DRIVERS)
+def test_storm_of_overlapping_cancelled_and_timed_out_loads(committed_data, driver):
+    kill = driver == "native" and connection.vendor == "postgresql"
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    figures = dict.fromkeys(
+        ["succeeded", "cancelled", "timed out", "failed (killed backend)", "backends killed"], 0
+    )
+    truth = Truth()
+    checked_paths = checked_objects = 0
+    excluded = []
+    if kill:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            excluded.append(cursor.fetchone()[0])
+    for _ in range(STORM_ROUNDS):
+        # Peers (one queryset) and loners (one query each) overlapping on shared rows.
+        roots: list[Model] = [
+            *Book.objects.order_by("pk"),
+            *(Book.objects.get(pk=b.pk) for b in committed_data["books"][:2]),
+        ]
+        done: list[tuple[Model, str]] = []
+        figures["backends killed"] = 0
+
+        async def body(roots: list[Model] = roots, done: list[tuple[Model, str]] = done) -> None:
+            killer = asyncio.create_task(kill_native_sessions(excluded, rng, figures)) if kill else None
+            await storm_round(roots, rng, figures, done, kill)
+            if killer is not None:
+                killer.cancel()
+                await asyncio.gather(killer, return_exceptions=True)
+
+        with on(driver):
+            run(body)
+        for obj, path in done:  # every successfully awaited path, with no query
+            try:
+                readable(obj, path)
+            except Exception as exc:
+                raise AssertionError(f"{path!r} of {obj!r} (seed {seed})") from exc
+        checked_paths += len(done)
+        checked_objects += check_every_cache(roots, truth)
+    print(
+        f"\nstorm ({driver}, {connection.vendor}, seed {seed}): {figures}; {checked_paths} paths "
+        f"readable, {checked_objects} objects checked"
+    )
+    assert figures["succeeded"] > STORM_ROUNDS * STORM_OPS // 3

@@ -170,10 +170,10 @@ def load_path(
 
 
 class Loaded(NamedTuple):
-    """What a committed batch loaded: the values per hop, and the objects that stand for them."""
+    """What a committed batch loaded: the values per hop, and what the commit kept instead."""
 
     per_hop: list[HopValues]
-    live: Callable[[Any], Any]  # a loaded object -> the one cached in its place
+    kept: Callable[[Model, Any], Any]  # (parent, loaded value) -> the object cached on parent
 
 
 def end_value(root: Model, loaded: Loaded, many: bool = False) -> Any:
@@ -181,24 +181,32 @@ def end_value(root: Model, loaded: Loaded, many: bool = False) -> Any:
 
     ``many``: the path has a to-many hop, so the answer is a list even when an earlier
     hop is None (``editor__books`` with no editor is ``[]``).  The objects are the
-    ones cached once committed (``Pending.live``).
+    ones cached along the root's path once committed (``Pending.kept``).
     """
-    per_hop, live = loaded
-    current = [root]
+    per_hop, kept = loaded
+    current = [(root, root)]  # (object as loaded, object cached in its place)
     for values in per_hop:
-        step = [values[id(obj)] for obj in current]
-        many = many or any(isinstance(v, list) for v in step)
-        current = _distinct(_flatten(step))
+        step: list[tuple[Model, Model]] = []
+        seen: set[int] = set()
+        for obj, cached in current:
+            value = values[id(obj)]
+            many = many or isinstance(value, list)
+            for item in _flatten([value]):
+                stands = kept(cached, item)
+                if id(stands) not in seen:
+                    seen.add(id(stands))
+                    step.append((item, stands))
+        current = step
     if many:
-        seen: set[Any] = set()
+        rows: set[Any] = set()
         out = []
-        for obj in current:  # distinct by identity in the database, in load order
+        for _, obj in current:  # distinct by identity in the database, in load order
             key = (obj._meta.concrete_model, obj.pk) if obj.pk is not None else id(obj)
-            if key not in seen:
-                seen.add(key)
-                out.append(live(obj))
+            if key not in rows:
+                rows.add(key)
+                out.append(obj)
         return out
-    return live(current[0]) if current else None
+    return current[0][1] if current else None
 
 
 def _peers_to_load(todo: Sequence[Model], strategy: Strategy, pending: Pending) -> list[Model]:
@@ -235,7 +243,7 @@ def load_batch(
     pending = Pending()
     per_hop = yield from load_path(instances, path, pending, queryset, refresh=refresh, with_peers=with_peers)
     pending.commit()
-    return Loaded(per_hop, pending.live)
+    return Loaded(per_hop, pending.kept)
 
 
 def load_one(

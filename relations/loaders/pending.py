@@ -11,7 +11,8 @@ load order, hop after hop:
 
 * a plain load whose relation is already cached with the same rows (same model and
   primary key) keeps the cached objects, and the later hops of this load are
-  attached to the kept objects (``live()`` says which object stands for which);
+  attached to the kept objects: to each of them, when several parents had their own
+  copy of the row (``kept()`` says which object a parent got);
 * a hop this load read from the cache, and that another load has since replaced
   with an object of the same row, is followed to that object the same way;
 * a load that must replace what is cached (``refresh=True``, a ``queryset=``) gives
@@ -112,15 +113,18 @@ def _forward_field(model: type[Model], cache_name: str) -> Any:
 class Pending:
     """Values loaded but not yet written, by relation key, then by instance."""
 
-    __slots__ = ("_by_key", "_live", "_log")
+    __slots__ = ("_by_key", "_kept", "_log", "_targets")
 
     def __init__(self) -> None:
         # id(instance) is only a key while the entry holds the instance itself.
         self._by_key: dict[Any, dict[int, tuple[Model, Any]]] = {}
         self._log: list[_Batch] = []  # in load order: a hop's parents come before it
-        # id(loaded object) -> (that object, the object kept instead): holding the
-        # first keeps its id from being reused while the map lives.
-        self._live: dict[int, tuple[Model, Model]] = {}
+        # At commit, id(loaded object) -> (it, the objects that stand for it): the one
+        # written, or the cached ones kept in its place (one per parent that had its
+        # own copy of the row).  Later hops of the loaded object go to all of them.
+        self._targets: dict[int, tuple[Model, list[Model]]] = {}
+        # (id(parent written to), id(loaded value)) -> (parent, value, the object kept)
+        self._kept: dict[tuple[int, int], tuple[Model, Model, Model]] = {}
 
     def get(self, instance: Model, key: Any) -> Any:
         """The pending value, or MISSING."""
@@ -167,15 +171,10 @@ class Pending:
         batch.entries.extend((instance, values[id(instance)]) for instance in instances)
         self._log.append(batch)
 
-    def live(self, obj: Any) -> Any:
-        """The object that stands for loaded object ``obj`` after the commit."""
-        live = self._live
-        for _ in range(len(live) + 1):  # bounded: a chain cannot be longer than the map
-            entry = live.get(id(obj))
-            if entry is None or entry[0] is not obj:
-                return obj
-            obj = entry[1]
-        return obj
+    def kept(self, parent: Model, value: Any) -> Any:
+        """What the commit put on ``parent`` in place of the loaded object ``value``."""
+        entry = self._kept.get((id(parent), id(value)))
+        return entry[2] if entry is not None and entry[0] is parent and entry[1] is value else value
 
     def commit(self) -> None:
         """Write every pending value in load order, merged with what is cached now."""
@@ -183,63 +182,61 @@ class Pending:
         try:
             for batch in self._log:
                 for instance, value in batch.entries:
-                    self._apply(batch, self.live(instance), value, undo)
+                    for target in self._targets_of(instance):
+                        self._apply(batch, target, value, undo)
         except BaseException:
             undo.restore()
-            self._live.clear()
+            self._kept.clear()
             raise
         finally:
             self._log.clear()
             self._by_key.clear()
+            self._targets.clear()
+
+    def _targets_of(self, instance: Model) -> list[Model]:
+        entry = self._targets.get(id(instance))
+        return entry[1] if entry is not None and entry[0] is instance else [instance]
 
     def _apply(self, batch: _Batch, instance: Model, value: Any, undo: _Undo) -> None:
-        if self._live:  # an object kept in place of a loaded one stands for it everywhere
-            value = [self.live(v) for v in value] if isinstance(value, list) else self.live(value)
-        cached = MISSING if batch.cached is None else batch.cached(instance)
-        if cached is not MISSING:
-            if batch.replace:
-                undo.touch(_objects(value))
-                self._replacing(cached, value, undo)
-            else:
-                value = self._keep(value, cached)
-                if value is cached:
-                    return
-        if batch.write is None:
+        if batch.cached is None:  # no relation cache to merge with
+            undo.touch([instance])
+            assert batch.write is not None
+            batch.write(instance, value)
             return
-        undo.touch([instance, *_objects(value)])
-        batch.write(instance, value)
+        cached = batch.cached(instance)
+        by_row = {_identity(obj): obj for obj in _objects(cached)} if cached is not MISSING else {}
+        if isinstance(value, list):
+            chosen: Any = [self._choose(batch, instance, obj, by_row) for obj in value]
+            unchanged = isinstance(cached, list) and len(chosen) == len(cached)
+            unchanged = unchanged and all(a is b for a, b in zip(chosen, cached, strict=True))
+        else:
+            chosen = self._choose(batch, instance, value, by_row) if isinstance(value, Model) else value
+            unchanged = chosen is cached
+        if batch.write is None or unchanged:
+            return
+        undo.touch([instance, *_objects(chosen)])
+        if batch.replace and by_row:
+            for obj in _objects(chosen):
+                old = by_row.get(_identity(obj))
+                if old is not None and old is not obj:
+                    _transplant(old, obj)
+        batch.write(instance, chosen)
 
-    def _keep(self, value: Any, cached: Any) -> Any:
-        """``value`` with the cached objects of the same rows in place of new copies."""
-        kept = {_identity(obj): obj for obj in _objects(cached)}
-        if not isinstance(value, list):
-            if not isinstance(value, Model):
-                return cached if value is None and cached is None else value
-            found = kept.get(_identity(value))
-            if found is None:
-                return value
-            if found is not value:
-                self._live[id(value)] = (value, found)
-            return cached if found is cached else found
-        out = []
-        for obj in value:
-            found = kept.get(_identity(obj))
-            if found is not None and found is not obj:
-                self._live[id(obj)] = (obj, found)
-                obj = found
-            out.append(obj)
-        if (
-            isinstance(cached, list)
-            and len(out) == len(cached)
-            and all(a is b for a, b in zip(out, cached, strict=True))
-        ):
-            return cached
-        return out
-
-    def _replacing(self, cached: Any, value: Any, undo: _Undo) -> None:
-        new = {_identity(obj): obj for obj in _objects(value)}
-        for old in _objects(cached):
-            replacement = new.get(_identity(old))
-            if replacement is not None and replacement is not old:
-                _transplant(old, replacement)
-                self._live[id(old)] = (old, replacement)
+    def _choose(self, batch: _Batch, parent: Model, loaded: Model, by_row: dict[Any, Model]) -> Model:
+        """The object to put on ``parent`` for the loaded row ``loaded``."""
+        entry = self._targets.get(id(loaded))
+        targets = entry[1] if entry is not None and entry[0] is loaded else None
+        if batch.replace:
+            chosen = loaded  # new objects win (their caches come from the old ones)
+        else:
+            # The parent's own copy of the row, else the one already chosen for this
+            # loaded object elsewhere (one load's objects stay shared), else itself.
+            chosen = by_row.get(_identity(loaded)) or (targets[0] if targets else loaded)
+        if targets is None:
+            targets = []
+            self._targets[id(loaded)] = (loaded, targets)
+        if not any(t is chosen for t in targets):
+            targets.append(chosen)
+        if chosen is not loaded:
+            self._kept[(id(parent), id(loaded))] = (parent, loaded, chosen)
+        return chosen
