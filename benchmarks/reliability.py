@@ -71,7 +71,7 @@ def commit_rows(rounds: int) -> list[tuple[str, float, str]]:
 
     rows = []
     touch = pending._Undo.touch
-    for label, patched in (("with undo record", False), ("without (before)", True)):
+    for label, patched in (("with undo record", False), ("without the undo record", True)):
         if patched:
             pending._Undo.touch = lambda self, objects: None  # type: ignore[method-assign]
         try:
@@ -128,7 +128,7 @@ def checkout_rows(rounds: int, vendor: str) -> list[tuple[str, float, str]]:
         SQLiteBackend._usable = lambda self, connection: True  # type: ignore[method-assign]
         try:
             rows.append(
-                ("native R('author') per call, sqlite, no check (before)", sequential_r(rounds), "µs")
+                ("native R('author') per call, sqlite, no check on checkout", sequential_r(rounds), "µs")
             )
         finally:
             SQLiteBackend._usable = usable  # type: ignore[method-assign]
@@ -178,7 +178,7 @@ def failover_rows(rounds: int) -> list[tuple[str, float, str]]:
             nonlocal failures
             found = await native.prepare("default")
             await asyncio.gather(*(found.fetchall("SELECT pg_sleep(0.02)", ()) for _ in range(4)))
-            async with await psycopg.AsyncConnection.connect(**info, autocommit=True) as observer:
+            async with await psycopg.AsyncConnection.connect(**info) as observer:
                 await observer.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND backend_type = 'client backend'"
