@@ -145,14 +145,57 @@ def _prepare(instances: Any, lookups: tuple[Any, ...]) -> Any:
             raise TypeError(f"aprefetch()/prefetch() need model instances, got {type(wrong[0]).__name__}.")
         models = {type(i) for i in source}
     attrs: dict[tuple[type[Model], str], type[Model] | None] = {}
+    setters: dict[tuple[type[Model], str], tuple[Any, str, Any]] = {}  # -> (lookup, path, queryset)
     for lookup in lookups:
         path, queryset, to_attr = normalize_lookup(lookup)
         for model in models:
             reached = resolve.check_path(model, path, attrs)
             _check_queryset(queryset, reached[-1], path)
-            if to_attr and reached[-2] is not None:
-                attrs[(reached[-2], to_attr)] = reached[-1]
+            owner = reached[-2]
+            if to_attr and owner is not None:
+                _check_to_attr(owner, lookup, path, to_attr, queryset, setters)
+                attrs[(owner, to_attr)] = reached[-1]
     return source
+
+
+def _check_to_attr(
+    model: type[Model],
+    lookup: Any,
+    path: str,
+    to_attr: str,
+    queryset: Any,
+    setters: dict[tuple[type[Model], str], tuple[Any, str, Any]],
+) -> None:
+    # Checked before any query, so that a lookup that could only fail while writing
+    # (Django raises there, after its queries) fails here and writes nothing.
+    shown = f'Prefetch("{path}", to_attr="{to_attr}")'
+    taken = _attribute_kind(model, to_attr)
+    if taken is not None:
+        raise ValueError(f"{shown} clashes with {model.__name__}.{to_attr}, {taken}: choose another to_attr.")
+    earlier = setters.get((model, to_attr))
+    if earlier is None:
+        setters[(model, to_attr)] = (lookup, path, queryset)
+    # The same lookup (reached from several models), or a repeat of the same plain
+    # lookup (Django skips it), is harmless.
+    elif earlier[0] is not lookup and not (earlier[1] == path and earlier[2] is None and queryset is None):
+        raise ValueError(
+            f'{shown} and Prefetch("{earlier[1]}", to_attr="{to_attr}") both set '
+            f"{model.__name__}.{to_attr}: give each lookup its own to_attr."
+        )
+
+
+def _attribute_kind(model: type[Model], name: str) -> str | None:
+    """What ``model.<name>`` already is, if a to_attr cannot be stored there."""
+    info = resolve.relations_of(model).get(name)
+    if info is not None:
+        return f"a {info.kind.value}"
+    for field in model._meta.concrete_fields:
+        if name in (field.name, field.attname):
+            return f"a field ({type(field).__name__})"
+    attr = next((vars(k)[name] for k in model.__mro__ if name in vars(k)), None)
+    if isinstance(attr, property) or hasattr(type(attr), "__set__"):
+        return "a property" if isinstance(attr, property) else "a descriptor"
+    return None
 
 
 async def aprefetch(instances: Iterable[Model] | QuerySet[Any], *lookups: str | Prefetch[Any]) -> list[Model]:

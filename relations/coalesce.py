@@ -25,7 +25,7 @@ from django.db.models import Model
 
 from .drivers import observe, run_async
 from .loaders import resolve
-from .loaders.paths import HopValues, end_value, load_batch
+from .loaders.paths import Loaded, end_value, load_batch
 
 Key = tuple[str, bool, str, int]
 
@@ -45,9 +45,7 @@ class Batch:
     async def run(self, with_peers: bool) -> None:
         instances = list({id(i): i for i, _ in self.callers}.values())
         try:
-            per_hop: list[HopValues] = await run_async(
-                load_batch(instances, self.path, None, self.refresh, with_peers)
-            )
+            loaded: Loaded = await run_async(load_batch(instances, self.path, None, self.refresh, with_peers))
         except BaseException as exc:
             for _, future in self.callers:
                 if future.done():
@@ -65,7 +63,7 @@ class Batch:
                 model = type(instance)
                 if model not in many:
                     many[model] = resolve.is_many(model, self.path)
-                future.set_result(end_value(instance, per_hop, many[model]))
+                future.set_result(end_value(instance, loaded, many[model]))
 
     def leave(self) -> None:
         """A caller was cancelled: the batch goes on only while someone waits for it."""

@@ -3,8 +3,13 @@
 * a task cancelled while its query runs on the server (or while it waits for a
   pooled connection) writes no cache and gives its connection back: with a pool
   of one, the next load works at once;
-* a backend killed with ``pg_terminate_backend`` while a load waits on it gives a
-  ``django.db`` error with PostgreSQL's message, and the next ``R()`` works;
+* a backend killed with ``pg_terminate_backend`` while a load waits on it: the
+  SELECT (which gave no row) runs once more on a new session; killed again, the
+  load gives a ``django.db`` error with PostgreSQL's message, and the next ``R()``
+  works; a cancelled statement (the session lives on) is not run again;
+* after every idle pooled session was terminated (a failover), the very first
+  ``R()`` works;
+* a connect attempt cancelled at loop shutdown logs no empty "error connecting";
 * a database that refuses connections, accepts TCP and never answers, or vanishes
   under an open pool gives a clear error within ``NATIVE_TIMEOUT`` instead of
   hanging, loads work again once it is back, and the process can still exit;
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -297,10 +303,11 @@ def test_native_connections_close_when_their_event_loop_ends(rows):
 
 
 @override_settings(RELATIONS=native_settings(NATIVE_POOL_SIZE=1))
-def test_a_connection_opening_when_the_loop_ends_is_closed(rows):
+def test_a_connection_opening_when_the_loop_ends_is_closed(rows, caplog):
     """The loop ends while Django is still opening a pooled connection in a worker
     thread: once that thread finishes, the connection must be closed, not orphaned
-    (left to the garbage collector)."""
+    (left to the garbage collector); and psycopg_pool's log shows no empty
+    "error connecting in 'relations-default': " for the abandoned attempt."""
     [sample] = fresh_samples(1)
     excluded = django_pids()
     entered, release = threading.Event(), threading.Event()
@@ -334,11 +341,15 @@ def test_a_connection_opening_when_the_loop_ends_is_closed(rows):
     main = threading.current_thread()
     connection_created.connect(hold_the_first_connect)
     try:
-        async_to_sync(body)()
+        with caplog.at_level(logging.INFO, logger="psycopg.pool"):
+            async_to_sync(body)()
     finally:
         release.set()
         connection_created.disconnect(hold_the_first_connect)
     assert opened, "no native connection was opened"
+    pool_log = [r.getMessage() for r in caplog.records if r.name == "psycopg.pool"]
+    assert any("growing pool 'relations-default'" in m for m in pool_log), pool_log
+    assert not [m for m in pool_log if m.startswith("error connecting")], pool_log
 
     async def remaining() -> list[int]:
         async with observer(excluded) as obs:
@@ -351,7 +362,7 @@ def test_a_connection_opening_when_the_loop_ends_is_closed(rows):
 
 
 @override_settings(RELATIONS=native_settings(NATIVE_POOL_SIZE=1, NATIVE_TIMEOUT=5.0))
-def test_backend_terminated_mid_load_gives_a_clear_error_and_the_next_load_works(rows):
+def test_backend_terminated_mid_load_runs_the_select_once_more_then_gives_a_clear_error(rows):
     sample, other = fresh_samples(2)
     excluded = django_pids()
 
@@ -361,6 +372,12 @@ def test_backend_terminated_mid_load_gives_a_clear_error_and_the_next_load_works
             task = asyncio.create_task(sample.R("kind"))
             pid = await obs.wait_for_blocked()
             await obs.conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+            # The SELECT gave no row: it runs again, on a new session (waiting on the lock too).
+            await obs.wait_until(lambda pids: pid not in pids)
+            retry_pid = await obs.wait_for_blocked()
+            assert retry_pid != pid and not task.done()
+            await obs.conn.execute("SELECT pg_terminate_backend(%s)", [retry_pid])
+            # Only once: a session lost again is the caller's error.
             with pytest.raises((OperationalError, InterfaceError)) as raised:
                 async with asyncio.timeout(HANG):
                     await task
@@ -371,33 +388,68 @@ def test_backend_terminated_mid_load_gives_a_clear_error_and_the_next_load_works
                 kind = await sample.R("kind")
                 owner = await other.R("owner")
             assert kind.pk == sample.kind_id and owner.pk == other.owner_id
-            assert pid not in await obs.native_pids()
+            assert not {pid, retry_pid} & set(await obs.native_pids())
 
     run(body)
 
 
 @override_settings(RELATIONS=native_settings(NATIVE_POOL_SIZE=1, NATIVE_TIMEOUT=5.0))
-def test_backend_terminated_while_idle_in_the_pool_does_not_break_later_loads(rows):
-    first, second, third = fresh_samples(3)
+def test_a_cancelled_statement_is_not_run_again(rows):
+    sample = fresh_samples(1)[0]
     excluded = django_pids()
 
     async def body() -> None:
         async with observer(excluded) as obs:
-            await first.R("kind")
-            [pid] = await obs.native_pids()
-            await obs.conn.execute("SELECT pg_terminate_backend(%s)", [pid])
-            await obs.wait_until(lambda pids: pid not in pids)
-            # Django's own connection would fail once here too (without CONN_HEALTH_CHECKS):
-            # accept one clear error, but not a broken pool.
-            try:
-                await second.R("kind")
-            except (OperationalError, InterfaceError) as exc:
-                assert str(exc)
-            async with asyncio.timeout(HANG):
-                kind = await third.R("kind")
-            assert kind.pk == third.kind_id
+            await obs.lock("fieldtypes_kind")
+            task = asyncio.create_task(sample.R("kind"))
+            pid = await obs.wait_for_blocked()
+            # The session lives on: a statement error is not a lost session.
+            await obs.conn.execute("SELECT pg_cancel_backend(%s)", [pid])
+            with pytest.raises(OperationalError, match="canceling statement due to user request"):
+                async with asyncio.timeout(HANG):
+                    await task
+            assert await obs.native_pids() == [pid]
+            await obs.unlock()
 
     run(body)
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_the_first_load_after_every_idle_session_was_terminated_works(rows, size):
+    # A failover, idle_session_timeout or a proxy restart ends every idle session.
+    samples = fresh_samples(size + 2)
+    excluded = django_pids()
+
+    async def body() -> None:
+        async with observer(excluded) as obs:
+            backend = await native.prepare("default")
+            # Concurrent queries (not coalesced R() calls) fill the pool with sessions.
+            await asyncio.gather(*(backend.fetchall("SELECT pg_sleep(0.05)", ()) for _ in range(size)))
+            pids = await obs.wait_until(lambda pids: len(pids) == size)
+            await obs.conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
+            await obs.wait_until(lambda now: not set(pids) & set(now))
+            async with asyncio.timeout(HANG):
+                kind = await samples[size].R("kind")  # no error: not even one call fails
+                kinds = await asyncio.gather(*(s.R("kind") for s in samples[size + 1 :]))
+            assert kind.pk == samples[size].kind_id
+            assert [k.pk for k in kinds] == [s.kind_id for s in samples[size + 1 :]]
+            assert not set(pids) & set(await obs.native_pids())
+
+    with override_settings(RELATIONS=native_settings(NATIVE_POOL_SIZE=size, NATIVE_TIMEOUT=5.0)):
+        run(body)
+
+
+def test_real_connection_errors_are_still_logged():
+    from relations.drivers.postgresql import _CancelledConnectAttempt
+
+    keep = _CancelledConnectAttempt().filter
+    record = logging.LogRecord("psycopg.pool", 30, "", 0, "error connecting in %r: %s", None, None)
+    record.args = ("relations-default", OperationalError("connection refused"))
+    assert keep(record)
+    record.args = ("relations-default", asyncio.CancelledError())
+    assert not keep(record)
+    record.args = ("someone-else", asyncio.CancelledError())
+    assert keep(record)
 
 
 # --- (c) the database is down ------------------------------------------------------------------------------

@@ -130,17 +130,26 @@ def _own(alias: str) -> BaseDatabaseWrapper | None:
     return own
 
 
+class _ThreadConnections(threading.local):
+    """Connection objects by alias, for the life of one thread."""
+
+    def __init__(self) -> None:
+        self.by_alias: dict[str, BaseDatabaseWrapper] = {}
+
+
 # Inside an event loop Django makes a connection object per asyncio context, so
 # per task: compiling and bookkeeping use one per thread instead (no I/O on it).
-_loop_connections: dict[tuple[int, str], BaseDatabaseWrapper] = {}
+# Thread-local, so they go with their thread: asgiref's async_to_sync runs each
+# call's event loop in a new thread, and a per-request loop must not leave one behind.
+_loop_connections = _ThreadConnections()
 
 
 def loop_connection(alias: str) -> BaseDatabaseWrapper:
     """This thread's connection object for compiling ``alias`` queries (never used for I/O)."""
-    key = (threading.get_ident(), alias)
-    wrapper = _loop_connections.get(key)
+    by_alias = _loop_connections.by_alias
+    wrapper = by_alias.get(alias)
     if wrapper is None or wrapper.settings_dict is not connections.settings[alias]:
-        wrapper = _loop_connections[key] = connections.create_connection(alias)
+        wrapper = by_alias[alias] = connections.create_connection(alias)
     return wrapper
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import math
 import threading
 import weakref
@@ -27,6 +28,35 @@ from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg.adapt import AdaptersMap
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+
+class _SessionLostError(Exception):
+    """The server had ended a pooled session before this query: it may run again."""
+
+
+class _CancelledConnectAttempt(logging.Filter):
+    """Drop psycopg_pool's "error connecting in 'relations-...': " for a cancelled attempt.
+
+    When an event loop shuts down it cancels the pool's task that is opening a
+    session; the pool logs that cancellation as a connection error with an empty
+    message (``str(CancelledError())``).  Nothing failed: the attempt was abandoned
+    and the session it was opening is closed (``_Opening``).  Real connection errors
+    still get through.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (
+            record.msg == "error connecting in %r: %s"
+            and isinstance(args, tuple)
+            and len(args) == 2
+            and str(args[0]).startswith(POOL_PREFIX)
+            and isinstance(args[1], asyncio.CancelledError)
+        )
+
+
+POOL_PREFIX = "relations-"
+logging.getLogger("psycopg.pool").addFilter(_CancelledConnectAttempt())
 
 
 class DjangoAsyncConnection(psycopg.AsyncConnection[Any]):
@@ -116,7 +146,7 @@ class PostgresBackend:
             max_size=size,
             open=False,
             timeout=timeout,
-            name=f"relations-{self.alias}",
+            name=f"{POOL_PREFIX}{self.alias}",
         )
         self._opening = asyncio.Lock()
         self._open = False
@@ -150,7 +180,23 @@ class PostgresBackend:
             ) from (cause or exc)
 
     async def fetchall(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        """Run one SELECT on a pooled connection and return its rows."""
+        """Run one SELECT on a pooled connection and return its rows.
+
+        A session that the server ended while it sat in the pool (a failover,
+        ``idle_session_timeout``, ``pg_terminate_backend``, a proxy restart) fails
+        its next query; the SELECT then runs once more on a fresh session, after the
+        pool dropped the other idle sessions that died with it.  That is safe: the
+        sessions are in autocommit, a SELECT changes nothing, and no row of the
+        failed attempt reached anyone.  Errors of a live session (a cancelled
+        statement, a timeout) are not retried; nor is the retry itself.
+        """
+        try:
+            return await self._fetchall(sql, params)
+        except _SessionLostError:
+            await self._pool.check()
+            return await self._fetchall(sql, params, retry=False)
+
+    async def _fetchall(self, sql: str, params: tuple[Any, ...], *, retry: bool = True) -> list[Any]:
         connection = await self._get()
         try:
             # Django's error wrapper: psycopg errors become django.db errors.
@@ -158,6 +204,10 @@ class PostgresBackend:
                 async with connection.cursor() as cursor:
                     await cursor.execute(sql, params)
                     return await cursor.fetchall()
+        except OperationalError as exc:
+            if retry and connection.broken and connection.autocommit:
+                raise _SessionLostError from exc
+            raise
         finally:
             # Shielded: a cancelled caller must still hand its connection back.
             await asyncio.shield(self._pool.putconn(connection))

@@ -8,8 +8,8 @@ their last query, so a failure or a cancellation writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 from django.db.models import Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
@@ -69,13 +69,18 @@ def load_hop(
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
     with_peers: bool = False,
+    *,
+    followed: bool = False,
 ) -> Loader[HopValues]:
     """Load one relation on a batch; return ``{id(instance): value}`` (nothing written yet).
 
     ``with_peers``: instances that need the query bring their live peers that need it too.
+    ``followed``: later hops load on these values, so the commit must know which
+    values were read from the cache (it follows them if another load replaced them).
     """
     values: HopValues = {}
     todo = []
+    read = []
     known = pending.of(strategy.key)
     needs_load = strategy.needs_load
     for inst in instances:
@@ -86,6 +91,10 @@ def load_hop(
             todo.append(inst)
         else:
             values[id(inst)] = strategy.read(inst)
+            if followed:
+                read.append(inst)
+    if read:
+        pending.note_read(read, values, strategy.cached)
     if not todo:
         return values
     if with_peers:
@@ -100,7 +109,9 @@ def load_hop(
     fetched_rows: list[Model] = []
     for group in _groups(todo, lambda i: i._state.db).values():
         fetched = yield from strategy.fetch(group, queryset, pending)
-        pending.add_many(strategy.key, group, fetched, write)
+        # A refresh or a narrowed queryset replaces cached objects; a plain load keeps them.
+        replace = refresh or queryset is not None
+        pending.add_many(strategy.key, group, fetched, write, cached=strategy.cached, replace=replace)
         values.update(fetched)
         if inner:
             fetched_rows.extend(_flatten(fetched[id(i)] for i in group))
@@ -149,7 +160,7 @@ def load_path(
             batches.setdefault(strategy.key, (strategy, []))[1].extend(group)
         for strategy, group in batches.values():
             hop = yield from load_hop(
-                group, strategy, pending, queryset if last else None, refresh, with_peers
+                group, strategy, pending, queryset if last else None, refresh, with_peers, followed=not last
             )
             values.update(hop)
         per_hop.append(values)
@@ -158,27 +169,44 @@ def load_path(
     return per_hop
 
 
-def end_value(root: Model, per_hop: list[HopValues], many: bool = False) -> Any:
+class Loaded(NamedTuple):
+    """What a committed batch loaded: the values per hop, and what the commit kept instead."""
+
+    per_hop: list[HopValues]
+    kept: Callable[[Model, Any], Any]  # (parent, loaded value) -> the object cached on parent
+
+
+def end_value(root: Model, loaded: Loaded, many: bool = False) -> Any:
     """What ``R(root, path)`` returns: the object at the end, or the distinct list.
 
     ``many``: the path has a to-many hop, so the answer is a list even when an earlier
-    hop is None (``editor__books`` with no editor is ``[]``).
+    hop is None (``editor__books`` with no editor is ``[]``).  The objects are the
+    ones cached along the root's path once committed (``Pending.kept``).
     """
-    current = [root]
+    per_hop, kept = loaded
+    current = [(root, root)]  # (object as loaded, object cached in its place)
     for values in per_hop:
-        step = [values[id(obj)] for obj in current]
-        many = many or any(isinstance(v, list) for v in step)
-        current = _distinct(_flatten(step))
+        step: list[tuple[Model, Model]] = []
+        seen: set[int] = set()
+        for obj, cached in current:
+            value = values[id(obj)]
+            many = many or isinstance(value, list)
+            for item in _flatten([value]):
+                stands = kept(cached, item)
+                if id(stands) not in seen:
+                    seen.add(id(stands))
+                    step.append((item, stands))
+        current = step
     if many:
-        seen: set[Any] = set()
+        rows: set[Any] = set()
         out = []
-        for obj in current:  # distinct by identity in the database, in load order
+        for _, obj in current:  # distinct by identity in the database, in load order
             key = (obj._meta.concrete_model, obj.pk) if obj.pk is not None else id(obj)
-            if key not in seen:
-                seen.add(key)
+            if key not in rows:
+                rows.add(key)
                 out.append(obj)
         return out
-    return current[0] if current else None
+    return current[0][1] if current else None
 
 
 def _peers_to_load(todo: Sequence[Model], strategy: Strategy, pending: Pending) -> list[Model]:
@@ -207,15 +235,15 @@ def load_batch(
     queryset: QuerySet[Any] | None = None,
     refresh: bool = False,
     with_peers: bool = False,
-) -> Loader[list[HopValues]]:
-    """Load ``path`` on ``instances`` (and their peers) and commit; the values per hop.
+) -> Loader[Loaded]:
+    """Load ``path`` on ``instances`` (and their peers) and commit.
 
     ``R()`` is a batch of one; concurrent ``R()`` calls share one batch.
     """
     pending = Pending()
     per_hop = yield from load_path(instances, path, pending, queryset, refresh=refresh, with_peers=with_peers)
     pending.commit()
-    return per_hop
+    return Loaded(per_hop, pending.kept)
 
 
 def load_one(
@@ -226,8 +254,8 @@ def load_one(
     with_peers: bool = False,
 ) -> Loader[Any]:
     """The loader behind ``R(instance, path)``."""
-    per_hop = yield from load_batch([instance], path, queryset, refresh, with_peers)
-    return end_value(instance, per_hop, resolve.is_many(type(instance), path))
+    loaded = yield from load_batch([instance], path, queryset, refresh, with_peers)
+    return end_value(instance, loaded, resolve.is_many(type(instance), path))
 
 
 def normalize_lookup(lookup: Any) -> tuple[str, Any, str | None]:

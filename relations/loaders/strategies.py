@@ -8,7 +8,9 @@ A strategy answers four questions for its relation:
   batch (one ``IN`` query, or one per content type for a generic foreign key) and
   returns ``{id(instance): value}``;
 * ``write(instance, value, queryset)``: put a loaded value into Django's own cache,
-  exactly where Django's ``prefetch_related`` would.
+  exactly where Django's ``prefetch_related`` would;
+* ``cached(instance)``: the value in that cache now, or ``MISSING`` (the commit
+  merges with it, see ``pending``).
 
 The query shapes follow Django's ``get_prefetch_querysets``; where Django's version
 evaluates its queryset inside the method (reverse foreign key, one-to-one, generic
@@ -31,7 +33,7 @@ from django.db.models.fields.related_descriptors import (  # type: ignore[attr-d
 from .. import state
 from ..kinds import Kind, RelationInfo, gfk_field
 from . import contenttypes
-from .pending import Pending
+from .pending import MISSING, Pending
 from .tasks import Fetch, Loader
 
 Values = dict[int, Any]
@@ -94,6 +96,11 @@ class Strategy:
             return getattr(instance, self.info.name)
         except ObjectDoesNotExist:  # a reverse one-to-one with no row
             return None
+
+    def cached(self, instance: Model) -> Any:
+        """What Django's cache holds for the relation now, or MISSING (no query)."""
+        cache = state.to_one_cache(self.info)
+        return cache.get_cached_value(instance) if cache.is_cached(instance) else MISSING
 
     def fetch(
         self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
@@ -214,6 +221,11 @@ class Many(Strategy):
 
     def read(self, instance: Model) -> Any:
         return list(getattr(instance, self.info.name).all())
+
+    def cached(self, instance: Model) -> Any:
+        found = getattr(instance, "_prefetched_objects_cache", {}).get(state.many_cache_name(self.info))
+        rows = None if found is None else found._result_cache
+        return MISSING if rows is None else list(rows)
 
     def write(self, instance: Model, value: Any, queryset: QuerySet[Any] | None) -> None:
         cache_name = state.many_cache_name(self.info)
@@ -379,6 +391,12 @@ STRATEGIES: dict[Kind, type[Strategy]] = {
 }
 
 
+def _attribute(instance: Model, to_attr: str) -> Any:
+    # A copy of a list, so that the commit compares it with what it is about to write.
+    value = instance.__dict__.get(to_attr, MISSING)
+    return list(value) if isinstance(value, list) else value
+
+
 class ToAttr(Strategy):
     """A ``Prefetch(..., to_attr=...)``: the same query, stored as a plain attribute."""
 
@@ -394,6 +412,9 @@ class ToAttr(Strategy):
 
     def read(self, instance: Model) -> Any:
         return instance.__dict__[self.to_attr]
+
+    def cached(self, instance: Model) -> Any:
+        return _attribute(instance, self.to_attr)
 
     def fetch(
         self, instances: Sequence[Model], queryset: QuerySet[Any] | None, pending: Pending
@@ -416,3 +437,6 @@ class Through(Strategy):
 
     def read(self, instance: Model) -> Any:
         return instance.__dict__[self.to_attr]
+
+    def cached(self, instance: Model) -> Any:
+        return _attribute(instance, self.to_attr)
