@@ -202,3 +202,18 @@ class PlainBookSerializer(serializers.Serializer):
 
     title = serializers.CharField()
     author = serializers.CharField(source="author.name")
+
+
+class BookWriteSerializer(serializers.ModelSerializer):
+    """Writes author and tags by pk, reads them nested: what a viewset's create/update answer."""
+
+    author = AuthorSerializer(read_only=True)
+    author_id = serializers.PrimaryKeyRelatedField(source="author", queryset=Author.objects.all(), write_only=True)
+    tags = TagSerializer(many=True, read_only=True)
+    tag_ids = serializers.PrimaryKeyRelatedField(
+        source="tags", many=True, queryset=Tag.objects.all(), write_only=True
+    )
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "author", "author_id", "tags", "tag_ids"]
