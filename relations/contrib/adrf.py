@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from adrf.mixins import get_data
+from adrf.mixins import get_data  # type: ignore[import-untyped]
 from asgiref.sync import sync_to_async
-from rest_framework import status
-from rest_framework.response import Response
+from rest_framework import status  # type: ignore[import-untyped]
+from rest_framework.response import Response  # type: ignore[import-untyped]
 
 from .. import plans
 from ..api import aprefetch
@@ -53,7 +53,7 @@ class APlannedMixin:
         objects = await aprefetch(queryset if page is None else page, *self.get_plan())
         data = await get_data(view.get_serializer(objects, many=True))
         if page is not None:
-            return await view.get_apaginated_response(data)  # type: ignore[no-any-return]
+            return await view.get_apaginated_response(data)
         return Response(data, status=status.HTTP_200_OK)
 
     async def perform_acreate(self, serializer: Any) -> None:

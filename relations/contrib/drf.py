@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.response import Response
+from rest_framework.response import Response  # type: ignore[import-untyped]
 
 from .. import plans
 from ..api import prefetch

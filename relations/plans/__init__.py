@@ -3,12 +3,18 @@
 ```python
 from relations import plan, aprefetch
 
-plan(BookSerializer)             # ('tags', Prefetch('author', queryset=...prefetch_related('publisher')))
+plan(BookSerializer)             # ('author', 'author__publisher', 'tags'): one query per path
 Book.objects.prefetch_related(*plan(BookSerializer))
 await aprefetch(books, *plan(BookOut))           # a django-ninja / pydantic schema
-plan(BookOut).paths                              # ['tags', 'author', 'author__publisher']: one query each
 plan(BookSerializer).unseen                      # fields whose reads it cannot see
 ```
+
+The lookups are relation paths, parents first: what a nested serializer reads is a
+longer path (``"author__publisher"``), not the ``queryset=`` of a ``Prefetch("author")``.
+Both cost one query per hop, but Django (and ``prefetch()``) skips a ``Prefetch``'s
+queryset, its inner lookups included, where the relation is already loaded (a
+created object's ``book.author`` is, from the request), while a path still loads
+what lies beyond.  To narrow or order one level, pass your own ``Prefetch`` for it.
 
 Readers: ``drf`` (Django REST framework serializers) and ``schemas`` (pydantic
 models, django-ninja ``Schema``/``ModelSchema``).  Neither framework is imported
@@ -25,7 +31,6 @@ from ..loaders import resolve
 from . import drf, schemas
 from .tree import Node, Walk
 
-
 if TYPE_CHECKING:
     _Lookups = tuple[str | Prefetch[Any], ...]
 else:  # Prefetch is generic in django-stubs only
@@ -35,7 +40,8 @@ else:  # Prefetch is generic in django-stubs only
 class Plan(_Lookups):
     """The lookups of a plan (a tuple: ``*plan(...)`` passes them on), with:
 
-    - ``paths``: every relation path loaded, one query per path;
+    - ``paths``: every relation path loaded, one query per path (the lookups, with a
+      user's ``Prefetch`` as its path);
     - ``unseen``: the fields whose reads the plan cannot see (a
       ``SerializerMethodField``, a ``resolve_<field>``, a method or property in a
       ``source``, a custom field with ``source="*"``), as "Serializer.field (why)";
@@ -93,7 +99,9 @@ def plan(obj: Any, *lookups: str | Prefetch[Any], model: type[Model] | None = No
     elif not (isinstance(model, type) and issubclass(model, Model)):
         raise TypeError(f"model= must be a model class, got {model!r}.")
     elif declared is not None and not issubclass(model, declared):
-        raise ValueError(f"model={model.__name__} does not match {_name(target)}'s model {declared.__name__}.")
+        raise ValueError(
+            f"model={model.__name__} does not match {_name(target)}'s model {declared.__name__}."
+        )
     if model is None:
         raise TypeError(f"{_name(target)} declares no model: pass plan({_name(target)}, model=TheModel).")
     root = Node(model)
@@ -104,7 +112,7 @@ def plan(obj: Any, *lookups: str | Prefetch[Any], model: type[Model] | None = No
     reads = root.pairs()  # before a user's Prefetch takes its relation's place
     extra = [p for lookup in lookups if isinstance(lookup, Prefetch) for p in _replace(root, lookup)]
     paths = [*root.paths(), *(p if isinstance(p, str) else p.prefetch_to for p in extra)]
-    return Plan([*root.lookups(), *extra], paths=paths, unseen=walk.unseen, model=model, reads=reads)
+    return Plan([*root.paths(), *extra], paths=paths, unseen=walk.unseen, model=model, reads=reads)
 
 
 def _reader(obj: Any) -> tuple[Any, Any]:

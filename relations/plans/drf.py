@@ -43,7 +43,7 @@ def is_serializer(obj: Any) -> bool:
 
 
 def _instance(serializer: Any) -> Any:
-    from rest_framework.serializers import ListSerializer
+    from rest_framework.serializers import ListSerializer  # type: ignore[import-untyped]
 
     if isinstance(serializer, type):
         serializer = serializer()
@@ -81,7 +81,11 @@ def read(serializer: Any, node: Node, walk: Walk) -> None:
 
 
 def _read_field(field: Any, where: str, node: Node, walk: Walk) -> None:
-    from rest_framework.relations import HyperlinkedIdentityField, ManyRelatedField, RelatedField
+    from rest_framework.relations import (  # type: ignore[import-untyped]
+        HyperlinkedIdentityField,
+        ManyRelatedField,
+        RelatedField,
+    )
     from rest_framework.serializers import BaseSerializer
 
     nested = isinstance(field, BaseSerializer)
@@ -92,11 +96,11 @@ def _read_field(field: Any, where: str, node: Node, walk: Walk) -> None:
             walk.unseen.append(f"{where} ({type(field).__name__}, source='*')")
         return
     hops = list(field.source_attrs)
-    if isinstance(field, RelatedField) and not isinstance(field, ManyRelatedField):
-        if field.use_pk_only_optimization():
-            end = node.add(hops[:-1])
-            if end is not None and _key_on_row(end, hops[-1]):
-                return
+    pk_only = isinstance(field, RelatedField) and not isinstance(field, ManyRelatedField)
+    if pk_only and field.use_pk_only_optimization():
+        end = node.add(hops[:-1])
+        if end is not None and _key_on_row(end, hops[-1]):
+            return
     reached = node.add(hops)
     if reached is None:
         if _runs_code(node, hops):

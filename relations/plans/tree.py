@@ -1,8 +1,8 @@
 """A plan as a tree of relations, and the lookups that load it.
 
 A reader (``drf``, ``schemas``) walks a serializer or schema and adds the relation
-paths it reads to a ``Node``; the tree turns into lookups for ``prefetch_related``,
-``prefetch()`` and ``aprefetch()``.  Relation names are resolved with the library's
+paths it reads to a ``Node``; the tree's paths, parents first, are the lookups for
+``prefetch_related``, ``prefetch()`` and ``aprefetch()``.  Relation names are resolved with the library's
 own introspection (``loaders.resolve``), so a plan names exactly the relations that
 plain attribute access reaches.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model, Prefetch
+from django.db.models import Model
 
 from ..kinds import RelationInfo
 from ..loaders import resolve
@@ -83,26 +83,6 @@ class Node:
             out |= node.pairs()
         return out
 
-    def lookups(self, prefix: str = "") -> list[str | Prefetch[Any]]:
-        """The tree as prefetch lookups.
-
-        A leaf is its path; a relation with relations of its own is a ``Prefetch``
-        whose ``queryset=`` prefetches them, so a deep tree costs one query per hop
-        and each nested queryset is the place to narrow or order one level.  After a
-        generic foreign key (target model known only from the data) the paths are
-        plain strings.
-        """
-        out: list[str | Prefetch[Any]] = []
-        for name, node in self.children.items():
-            path = f"{prefix}{name}"
-            if not node.children:
-                out.append(path)
-            elif node.model is None or node.info is None:
-                out.extend([path, *node.paths(f"{path}__")])
-            else:
-                out.append(Prefetch(path, queryset=_manager(node.info).prefetch_related(*node.lookups())))
-        return out
-
 
 @dataclass
 class Walk:
@@ -134,12 +114,3 @@ class Walk:
 
     def leave(self, reader: Any, node: Node) -> None:
         self.active.discard((reader, node.model))
-
-
-def _manager(info: RelationInfo) -> Any:
-    # The manager Django itself loads the relation through, so a planned load finds
-    # the same rows as a lazy one: the default manager for to-many relations (related
-    # managers subclass it), the base manager for to-one relations.
-    target = info.target
-    assert target is not None
-    return target._default_manager if info.many else target._base_manager

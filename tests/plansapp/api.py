@@ -16,7 +16,7 @@ from relations.contrib.drf import PlannedQuerysetMixin
 from relations.contrib.ninja import aload, planned
 from tests.testapp.models import Author, Book, Publisher, Tag
 
-from .schemas import BookOut, BookModelOut
+from .schemas import BookModelOut, BookOut
 from .serializers import BookSerializer, BookWriteSerializer, ReviewCountSerializer
 
 

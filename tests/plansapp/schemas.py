@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ninja import Field, ModelSchema, Schema
 from pydantic import BaseModel, ConfigDict
 
@@ -18,7 +16,7 @@ class PublisherOut(Schema):
 class AuthorOut(Schema):
     id: int
     name: str
-    publisher: Optional[PublisherOut] = None  # nested forward FK
+    publisher: PublisherOut | None = None  # nested forward FK
 
 
 class TagOut(Schema):
@@ -58,7 +56,7 @@ class AuthorModelOut(ModelSchema):
 
     books: list[Ref]
     clubs: list[Ref]
-    bio: Optional[str] = Field(None, alias="profile.bio")
+    bio: str | None = Field(None, alias="profile.bio")
 
     class Meta:
         model = Author
@@ -86,7 +84,7 @@ class CommentTargetOut(Schema):
     """Generic foreign key, nested (any model with an id)."""
 
     id: int
-    target: Optional[TargetOut] = None
+    target: TargetOut | None = None
 
 
 class RestaurantOut(Schema):
@@ -94,7 +92,7 @@ class RestaurantOut(Schema):
 
     id: int
     name: str
-    owner: Optional[AuthorOut] = None
+    owner: AuthorOut | None = None
 
 
 class RestaurantBriefOut(Schema):
@@ -104,7 +102,7 @@ class RestaurantBriefOut(Schema):
 class PlaceOut(ModelSchema):
     """The reverse parent link, nested."""
 
-    restaurant: Optional[RestaurantBriefOut] = None
+    restaurant: RestaurantBriefOut | None = None
 
     class Meta:
         model = Place
@@ -122,7 +120,7 @@ class AuthorMentorOut(Schema):
     """Nests itself: its depth depends on the data."""
 
     id: int
-    mentor: Optional[AuthorMentorOut] = None
+    mentor: AuthorMentorOut | None = None
 
 
 # Plain pydantic, read with from_attributes: relations as attributes (to-one only; a
@@ -135,7 +133,7 @@ class PlainPublisher(BaseModel):
 class PlainAuthor(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     name: str
-    publisher: Optional[PlainPublisher] = None
+    publisher: PlainPublisher | None = None
 
 
 class PlainBook(BaseModel):

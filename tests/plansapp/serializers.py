@@ -6,7 +6,18 @@ from typing import Any
 
 from rest_framework import serializers
 
-from tests.testapp.models import Author, Book, Chapter, Club, Comment, Place, Profile, Publisher, Restaurant, Tag
+from tests.testapp.models import (
+    Author,
+    Book,
+    Chapter,
+    Club,
+    Comment,
+    Place,
+    Profile,
+    Publisher,
+    Restaurant,
+    Tag,
+)
 
 
 class PublisherSerializer(serializers.ModelSerializer):
@@ -208,7 +219,9 @@ class BookWriteSerializer(serializers.ModelSerializer):
     """Writes author and tags by pk, reads them nested: what a viewset's create/update answer."""
 
     author = AuthorSerializer(read_only=True)
-    author_id = serializers.PrimaryKeyRelatedField(source="author", queryset=Author.objects.all(), write_only=True)
+    author_id = serializers.PrimaryKeyRelatedField(
+        source="author", queryset=Author.objects.all(), write_only=True
+    )
     tags = TagSerializer(many=True, read_only=True)
     tag_ids = serializers.PrimaryKeyRelatedField(
         source="tags", many=True, queryset=Tag.objects.all(), write_only=True
