@@ -134,3 +134,10 @@ def test_relation_not_loaded_inside_a_schema_names_the_plan():
     message = str(raised.value)
     assert "This read is inside BookModelOut, whose plan loads it" in message
     assert "await aprefetch(book_list, *plan(BookModelOut))" in message
+
+
+def test_relation_not_loaded_inside_plain_pydantic_names_the_plan():
+    book = Book.objects.order_by("pk").first()
+    with pytest.raises(ValidationError) as raised:
+        s.PlainBook.model_validate(book)
+    assert "This read is inside PlainBook, whose plan loads it" in str(raised.value)
