@@ -4,8 +4,8 @@ A user's setup: ``manage.py seed`` into a fresh SQLite file, then one uvicorn wo
 a free loopback port serving ``bookstore.asgi``.  The endpoints name no relation; the
 plans of their serializer and schema load them.  Under uvicorn the ninja endpoint runs
 in a real event loop (``aprefetch`` on the driver ``ASYNC_DRIVER="auto"`` picks), where
-any relation the plan missed would raise ``RelationNotLoaded`` (a 500).  Both answers are compared with each other and with the
-database read by plain SQL.  Bounded: a few requests, a 60 s start limit.
+any relation the plan missed would raise ``RelationNotLoaded`` (a 500).  Both answers
+are compared with the database read by plain SQL.  Bounded: a few requests, a 60 s start limit.
 """
 
 from __future__ import annotations
