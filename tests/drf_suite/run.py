@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Django REST framework's own test suite with django-strict-relations installed.
 
-    .venv/dj61/bin/python tests/drf_suite/run.py --mode lazy     # without the library, then lazy: must match
-    .venv/dj61/bin/python tests/drf_suite/run.py --mode raise    # raise, and raise with every serializer planned
+    .venv/dj61/bin/python tests/drf_suite/run.py --mode lazy    # without the library, then lazy: must match
+    .venv/dj61/bin/python tests/drf_suite/run.py --mode raise   # raise, then raise with serializers planned
     .venv/dj52/bin/python tests/drf_suite/run.py --mode lazy -- tests/test_relations_pk.py
 
 Uses the DRF installed in the interpreter: downloads exactly that version's source
@@ -55,7 +55,17 @@ def prepare() -> Path:
     deps = CACHE / "deps"
     if not (deps / "dj_database_url").exists():
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(deps), "dj-database-url"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--target",
+                str(deps),
+                "dj-database-url",
+            ],
             check=True,
         )
     return source
@@ -74,7 +84,9 @@ def run(source: Path, mode: str, tests: list[str], *, autoplan: bool = False) ->
         RELATIONS_DRF_SUITE_AUTOPLAN="1" if autoplan else "0",
     )
     command = [sys.executable, "-m", "pytest", "-q", "-p", "relations_drf_hook", "-p", "no:cacheprovider"]
-    done = subprocess.run([*command, *tests], cwd=source, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [*command, *tests], cwd=source, env=env, capture_output=True, text=True, check=False
+    )
     tail = done.stdout.strip().splitlines()[-1:] or ["(no output)"]
     print(f"{mode}{' + plan' if autoplan else ''}: {tail[0]}")
     if not out.exists():
@@ -103,7 +115,9 @@ def count(outcomes: dict[str, dict[str, object]], outcome: str) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=["lazy", "raise"], default="lazy")
     parser.add_argument("tests", nargs="*", default=["tests"], help="pytest arguments (default: tests)")
     args = parser.parse_args()
@@ -111,13 +125,11 @@ def main() -> int:
     if args.mode == "lazy":
         reference = run(source, "none", args.tests)
         lazy = run(source, "lazy", args.tests)
-        differ = sorted(
-            node
-            for node in set(reference) | set(lazy)
-            if reference.get(node, {}).get("outcome") != lazy.get(node, {}).get("outcome")
-        )
+        before = {node: entry["outcome"] for node, entry in reference.items()}
+        after = {node: entry["outcome"] for node, entry in lazy.items()}
+        differ = sorted(node for node in set(before) | set(after) if before.get(node) != after.get(node))
         for node in differ:
-            print(f"DIFFERS {node}: {reference.get(node, {}).get('outcome')} -> {lazy.get(node, {}).get('outcome')}")
+            print(f"DIFFERS {node}: {before.get(node)} -> {after.get(node)}")
         print(f"SUMMARY tests={len(lazy)} passed={count(lazy, 'passed')} differ={len(differ)}")
         ok = not differ and len(lazy) > 0
     else:

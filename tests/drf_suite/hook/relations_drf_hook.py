@@ -76,7 +76,11 @@ def _autoplan() -> None:
     list_data = serializers.ListSerializer.data.fget
 
     def data(self: Any) -> Any:
-        if self.root is self and isinstance(getattr(self, "instance", None), Model) and not hasattr(self, "_data"):
+        if (
+            self.root is self
+            and isinstance(getattr(self, "instance", None), Model)
+            and not hasattr(self, "_data")
+        ):
             planned(self, [self.instance])
         return serializer_data(self)
 
