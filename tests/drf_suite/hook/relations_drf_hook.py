@@ -67,8 +67,11 @@ def _autoplan() -> None:
             lookups = plan(serializer, model=model)
         except Exception:  # a serializer plan() cannot read (no model, another model): as DRF
             return instances
-        if isinstance(instances, QuerySet):
+        if not lookups:
+            return instances
+        if isinstance(instances, QuerySet) and instances._result_cache is None:
             return instances.prefetch_related(*lookups)
+        # An evaluated queryset keeps its instances (a test may have set attributes on them).
         prefetch([i for i in instances if i.pk is not None], *lookups)  # unsaved: nothing to load
         return instances
 
