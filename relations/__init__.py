@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import R, RelationLoad, aprefetch, prefetch
     from .errors import RelationLazyLoadWarning, RelationNotLoaded, UnknownRelation
+    from .plans import plan
     from .policy import mode
     from .report import allow, report
 
@@ -43,6 +44,7 @@ _EXPORTS = {
     "RelationLazyLoadWarning": ".errors",
     "RelationNotLoaded": ".errors",
     "UnknownRelation": ".errors",
+    "plan": ".plans",
     "mode": ".policy",
     "allow": ".report",
     "report": ".report",
@@ -57,6 +59,7 @@ __all__ = [
     "allow",
     "aprefetch",
     "mode",
+    "plan",
     "prefetch",
     "report",
 ]

@@ -115,6 +115,9 @@ def not_loaded_message(info: RelationInfo, instance: Model, reason: str, *, bloc
             f"Building a new query stays allowed: {var}.{name}.filter(...), "
             f"`async for x in {var}.{name}.all()`, `await {var}.{name}.acount()`."
         )
+    from .plans.hints import plan_lines  # here: plans imports the loaders, which import this module
+
+    lines.extend(plan_lines(info, instance))
     return "\n".join(lines)
 
 

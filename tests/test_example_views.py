@@ -37,6 +37,7 @@ EXAMPLE = ROOT / "example"
 PAGES = {"": 50, "?n=1000": 1000, "?n=7": 7}  # query string -> books on the page
 BAD = ["?n=0", "?n=abc", "?n=1001", "?n=-3"]
 PATHS = [f"/books/{view}/{query}" for query in [*PAGES, *BAD] for view in ("strict", "django")]
+API_PATHS = ["/api/drf/books/", "/api/ninja/books"]  # the same books as JSON, loaded by plan()
 
 
 # --------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         env["BOOKSTORE_DB"] = str(tmp_path_factory.mktemp("example") / "views.sqlite3")
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.test_example_views", json.dumps(PATHS)],
+            [sys.executable, "-m", "tests.test_example_views", json.dumps([*PATHS, *API_PATHS])],
             env=env,
             cwd=str(ROOT),
             capture_output=True,
@@ -210,6 +211,28 @@ def test_a_bad_page_size_is_a_400_without_queries(run, view, query):
     assert response["status"] == 400
     assert "n must be a whole number from 1 to 1000" in response["content"]
     assert response["captured"] == response["logged"] == []
+
+
+@pytest.mark.parametrize("path", API_PATHS)
+def test_the_api_views_show_the_database_with_one_query_per_planned_path(run, path):
+    response = run["by_path"][path]
+    assert response["status"] == 200, response["content"]
+    books = json.loads(response["content"])
+    shown = [[b["id"], b["title"], b["author"]["name"], b["tags"]] for b in books]
+    assert shown == run["expected"][:50]
+    assert all(b["author"]["publisher"]["name"] for b in books)
+    for captured in (response["captured"], response["logged"]):
+        assert len(captured) == 4, captured  # the books; then author, author__publisher, tags
+        books_sql, authors, publishers, tags = captured
+        assert 'FROM "shop_book"' in books_sql and "LIMIT" in books_sql
+        assert 'FROM "shop_author"' in authors
+        assert 'FROM "shop_publisher"' in publishers
+        assert 'FROM "shop_tag"' in tags and '"shop_book_tags"' in tags
+
+
+def test_the_drf_view_and_the_ninja_endpoint_give_the_same_books(run):
+    drf, ninja = (json.loads(run["by_path"][path]["content"]) for path in API_PATHS)
+    assert drf == ninja
 
 
 if __name__ == "__main__":
