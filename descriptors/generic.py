@@ -25,12 +25,16 @@ GenericForeignKeyDescriptorBase, ReverseGenericManyToOneDescriptorBase = generic
 
 
 def _guard(descriptor: Any, instance: Model) -> bool:
-    """Ask the policy if needed; True when the answer is None without any query."""
+    """Ask the policy if needed; True when the answer is None without any query.
+
+    Raises the policy's RelationNotLoaded from here (the caller hides its frame too).
+    """
+    __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
     field = gfk_field(descriptor)
     if not field.is_cached(instance) and points_nowhere(field, instance):
         return True  # Django would still run "WHERE pk IS NULL"; the answer is known.
-    if gfk_needs_query(field, instance):
-        check(descriptor, instance)
+    if gfk_needs_query(field, instance) and (error := check(descriptor, instance)) is not None:
+        raise error
     return False
 
 
@@ -38,6 +42,7 @@ class GenericForeignGuard:
     """Mixin for the generic foreign key descriptor (Django 6.1)."""
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
+        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
         if instance is not None and _guard(self, instance):
             return None
         return super().__get__(instance, cls)  # type: ignore[misc]
@@ -58,6 +63,7 @@ class StrictGenericForeignKeyAccess(ct_fields.GenericForeignKey):
         return getattr(self.__dict__["field"], name)
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
+        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
         if instance is None:
             return self.field
         if _guard(self, instance):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .api import R, RelationLoad, aprefetch, prefetch
     from .errors import RelationLazyLoadWarning, RelationNotLoaded, UnknownRelation
-    from .policy import mode
+    from .policy import mode, set_mode
     from .report import allow, report
 
 # Public name -> the module that defines it.
@@ -44,6 +44,7 @@ _EXPORTS = {
     "RelationNotLoaded": ".errors",
     "UnknownRelation": ".errors",
     "mode": ".policy",
+    "set_mode": ".policy",
     "allow": ".report",
     "report": ".report",
 }
@@ -59,6 +60,7 @@ __all__ = [
     "mode",
     "prefetch",
     "report",
+    "set_mode",
 ]
 
 

@@ -12,6 +12,7 @@ RELATIONS = {
     "ALLOW_RELATIONS": ["shop.Book.author", "legacy.*"],   # lazy loads accepted for these relations
     "ALLOW_LOCATIONS": ["shop/reports.py", "*/legacy/*.py:42"],  # ... and from these lines of code
     "REPORT_AT_EXIT": False,      # True: log the lazy-load report (``relations.report()``) at exit
+    "SHELL_MODE": "lazy",         # the mode in manage.py shell, IPython/Jupyter, the REPL; None: MODE
 }
 ```
 
@@ -31,6 +32,12 @@ first frame outside Django and this library, or a template), optionally with
 ``:line``; a relative glob matches the end of the path (``"shop/reports.py"``
 matches ``/srv/app/shop/reports.py``).  ``relations.allow(...)`` does the same for
 a block of code.
+
+``SHELL_MODE`` is the mode of interactive sessions (``manage.py shell``, including
+``shell -c``; IPython and Jupyter; the plain Python REPL: see
+``relations.policy.interactive``), where exploring data is the point:
+``Book.objects.first().author`` loads, as in Django.  ``"raise"`` makes the shell
+strict; ``None`` makes it follow ``MODE`` and ``MODELS``.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ _KEYS = (
     "ALLOW_RELATIONS",
     "ALLOW_LOCATIONS",
     "REPORT_AT_EXIT",
+    "SHELL_MODE",
 )
 
 
@@ -73,6 +81,7 @@ class Config:
     allow_relations: tuple[str, ...] = ()  # "app_label.modelname.relation" globs, lower case
     allow_locations: tuple[tuple[str, int | None], ...] = ()  # (path glob, line or None)
     report_at_exit: bool = False
+    shell_mode: str | None = "lazy"  # None: interactive sessions follow MODE and MODELS
 
 
 def _check_mode(value: Any, where: str) -> str:
@@ -127,6 +136,11 @@ def parse(raw: Any) -> Config:
     report_at_exit = raw.get("REPORT_AT_EXIT", False)
     if not isinstance(report_at_exit, bool):
         raise ImproperlyConfigured('RELATIONS["REPORT_AT_EXIT"] must be True or False.')
+    shell_mode = raw.get("SHELL_MODE", "lazy")
+    if shell_mode is not None and shell_mode not in MODES:
+        raise ImproperlyConfigured(
+            f'RELATIONS["SHELL_MODE"] is {shell_mode!r}; expected one of: {", ".join(MODES)}, or None.'
+        )
     return Config(
         mode=mode,
         models=models,
@@ -144,6 +158,7 @@ def parse(raw: Any) -> Config:
             for p in _strings(raw, "ALLOW_LOCATIONS")
         ),
         report_at_exit=report_at_exit,
+        shell_mode=shell_mode,
     )
 
 

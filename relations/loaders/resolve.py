@@ -12,7 +12,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model
+from django.db.models import ForeignObjectRel, Model
 
 from ..errors import unknown_relation
 from ..kinds import RelationInfo, relation_info
@@ -39,12 +39,18 @@ def relations_of(model: type[Model]) -> dict[str, RelationInfo]:
     return found
 
 
-def _is_field(model: type[Model], name: str) -> bool:
+def _not_a_relation(model: type[Model], name: str, found: dict[str, RelationInfo], path: str) -> Exception:
+    """UnknownRelation for ``name``, saying what it is when it is a field or a query name."""
     try:
-        model._meta.get_field(name)
+        field = model._meta.get_field(name)
     except FieldDoesNotExist:
-        return any(f.attname == name for f in model._meta.concrete_fields)
-    return True
+        is_field = any(f.attname == name for f in model._meta.concrete_fields)
+        return unknown_relation(model, name, tuple(found), path=path, is_field=is_field)
+    # A reverse relation is found by its query name ("book"), its accessor may differ ("books").
+    accessor = field.get_accessor_name() if isinstance(field, ForeignObjectRel) else None
+    if accessor in found:
+        return unknown_relation(model, name, tuple(found), path=path, accessor=accessor)
+    return unknown_relation(model, name, tuple(found), path=path, is_field=True)
 
 
 def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
@@ -52,7 +58,7 @@ def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
     found = relations_of(model)
     info = found.get(name)
     if info is None:
-        raise unknown_relation(model, name, tuple(found), path=path, is_field=_is_field(model, name))
+        raise _not_a_relation(model, name, found, path)
     return info
 
 
