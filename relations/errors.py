@@ -130,7 +130,7 @@ def not_loaded_message(
             f'It was read while rendering the template "{template}", line {line}: '
             f"load it in the queryset of the view{view} that renders it."
         )
-        where = "the view's queryset of"
+        where = "the view's queryset that fetches"
     else:
         where = "the queryset that fetches"
     lines += [
