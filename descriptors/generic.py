@@ -18,24 +18,26 @@ from django.db.models import Model
 from relations.kinds import generic_classes, gfk_field
 from relations.state import gfk_needs_query, points_nowhere
 
+from relations.errors import RelationNotLoaded
+
 from .guard import check
 from .to_many import ToManyGuard
 
 GenericForeignKeyDescriptorBase, ReverseGenericManyToOneDescriptorBase = generic_classes()
 
 
-def _guard(descriptor: Any, instance: Model) -> bool:
-    """Ask the policy if needed; True when the answer is None without any query.
-
-    Raises the policy's RelationNotLoaded from here (the caller hides its frame too).
-    """
-    __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+def _known_none(descriptor: Any, instance: Model) -> bool:
+    """True when the answer is None without any query."""
     field = gfk_field(descriptor)
-    if not field.is_cached(instance) and points_nowhere(field, instance):
-        return True  # Django would still run "WHERE pk IS NULL"; the answer is known.
-    if gfk_needs_query(field, instance) and (error := check(descriptor, instance)) is not None:
-        raise error
-    return False
+    # Django would still run "WHERE pk IS NULL"; the answer is known.
+    return not field.is_cached(instance) and points_nowhere(field, instance)
+
+
+def _error(descriptor: Any, instance: Model) -> RelationNotLoaded | None:
+    """The policy's RelationNotLoaded if reading needs a query it does not allow."""
+    if gfk_needs_query(gfk_field(descriptor), instance):
+        return check(descriptor, instance)
+    return None
 
 
 class GenericForeignGuard:
@@ -43,8 +45,11 @@ class GenericForeignGuard:
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
         __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
-        if instance is not None and _guard(self, instance):
-            return None
+        if instance is not None:
+            if _known_none(self, instance):
+                return None
+            if (error := _error(self, instance)) is not None:
+                raise error
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 
@@ -66,8 +71,10 @@ class StrictGenericForeignKeyAccess(ct_fields.GenericForeignKey):
         __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
         if instance is None:
             return self.field
-        if _guard(self, instance):
+        if _known_none(self, instance):
             return None
+        if (error := _error(self, instance)) is not None:
+            raise error
         return self.field.__get__(instance, cls)
 
     def __set__(self, instance: Model, value: Any) -> None:

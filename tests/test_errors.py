@@ -7,7 +7,9 @@ The expected messages are written out here, from the kind tables in
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import traceback
 from typing import Any
 
 import django
@@ -378,3 +380,34 @@ def test_unknown_relation_after_a_generic_foreign_key_is_checked_on_the_target(m
         f"Relations of Book: {BOOK_RELATIONS}."
     )
     assert (exc.value.model, exc.value.name) == ("testapp.Book", "autor")
+
+
+# --------------------------------------------------------------------------
+# The traceback ends at the user's line (plus the descriptor's one hidden frame)
+
+
+def _library_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    tests = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frames = traceback.extract_tb(error.__traceback__)
+    user = max(i for i, f in enumerate(frames) if os.path.abspath(f.filename).startswith(tests))
+    return frames[user + 1 :]
+
+
+def _hidden(error: BaseException) -> list[bool]:
+    tb, hidden = error.__traceback__, []
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith("relations"):
+            hidden.append(bool(tb.tb_frame.f_locals.get("__tracebackhide__")))
+            hidden.append(bool(tb.tb_frame.f_locals.get("__traceback_hide__")))
+        tb = tb.tb_next
+    return hidden
+
+
+@cases(CASES)
+def test_traceback_has_one_library_frame_after_the_users_line_and_it_hides_itself(mx, case):
+    error = raised(case, case.alone(mx))
+    frames = _library_frames(error)
+    assert len(frames) == 1, frames
+    assert "/descriptors/" in frames[0].filename
+    assert frames[0].line == "raise error"
+    assert _hidden(error) == [True, True]  # __tracebackhide__ (pytest), __traceback_hide__ (Django)

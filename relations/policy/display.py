@@ -20,6 +20,7 @@ are left alone.
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -47,19 +48,32 @@ _FALLBACKS: dict[str, Callable[..., str]] = {
 }
 
 
-def _wrap(method: Callable[..., str], fallback: Callable[..., str]) -> Callable[..., str]:
-    @functools.wraps(method)
-    def display(self: Model, *args: Any) -> str:
+class _Display:
+    """A model's own ``__str__``/``__repr__``/``__format__``, run under the display rule.
+
+    A descriptor rather than a closure: like a bound method it exposes the user's
+    function as ``__func__`` (and ``__wrapped__``), so tools that read a model's
+    methods (the lint, ``inspect``) still find the user's code.
+    """
+
+    _relations_display = True
+
+    def __init__(self, func: Callable[..., str], fallback: Callable[..., str]) -> None:
+        functools.update_wrapper(self, func)
+        self.__func__ = func
+        self._fallback = fallback
+
+    def __get__(self, instance: Model | None, owner: type | None = None) -> Any:
+        return self if instance is None else types.MethodType(self, instance)
+
+    def __call__(self, instance: Model, *args: Any) -> str:
         token = _displaying.set(True)
         try:
-            return method(self, *args)
+            return self.__func__(instance, *args)
         except RelationNotLoaded:  # only raised inside an event loop (see module doc)
-            return fallback(self, *args)
+            return self._fallback(instance, *args)
         finally:
             _displaying.reset(token)
-
-    display._relations_display = True  # type: ignore[attr-defined]
-    return display
 
 
 def install(model: type[Model]) -> None:
@@ -72,4 +86,4 @@ def install(model: type[Model]) -> None:
             continue
         if getattr(method, "_relations_display", False):
             continue
-        setattr(model, name, _wrap(method, fallback))
+        setattr(model, name, _Display(method, fallback))
