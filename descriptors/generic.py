@@ -15,10 +15,9 @@ from typing import Any
 from django.contrib.contenttypes import fields as ct_fields
 from django.db.models import Model
 
+from relations.errors import RelationNotLoaded
 from relations.kinds import generic_classes, gfk_field
 from relations.state import gfk_needs_query, points_nowhere
-
-from relations.errors import RelationNotLoaded
 
 from .guard import check
 from .to_many import ToManyGuard
@@ -44,7 +43,7 @@ class GenericForeignGuard:
     """Mixin for the generic foreign key descriptor (Django 6.1)."""
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+        __tracebackhide__ = __traceback_hide__ = True
         if instance is not None:
             if _known_none(self, instance):
                 return None
@@ -68,7 +67,7 @@ class StrictGenericForeignKeyAccess(ct_fields.GenericForeignKey):
         return getattr(self.__dict__["field"], name)
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+        __tracebackhide__ = __traceback_hide__ = True
         if instance is None:
             return self.field
         if _known_none(self, instance):

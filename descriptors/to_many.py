@@ -39,7 +39,7 @@ def _evaluation(name: str) -> Any:
     """
 
     def evaluate(self: GuardedQuerySet, *args: Any, **kwargs: Any) -> Any:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+        __tracebackhide__ = __traceback_hide__ = True
         if (error := self._relations_error()) is not None:
             raise error
         token = _asked.set(True)
@@ -77,7 +77,7 @@ class GuardedQuerySet:
     exists = _evaluation("exists")
 
     def iterator(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841
+        __tracebackhide__ = __traceback_hide__ = True
         if self._result_cache is not None:  # loaded: iterating it costs nothing
             return iter(self._result_cache)
         if (error := self._relations_error()) is not None:
@@ -106,7 +106,7 @@ class GuardedQuerySet:
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Pickling evaluates a queryset; pickle as Django's own (importable) class.
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841
+        __tracebackhide__ = __traceback_hide__ = True
         if (error := self._relations_error()) is not None:
             raise error
         plain = self._plain()
@@ -153,7 +153,7 @@ class GuardedManager:
     def _ask_then(self, method: str) -> Any:
         # Many-to-many managers count and test existence on the through table
         # without evaluating get_queryset(): ask the policy here for them.
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+        __tracebackhide__ = __traceback_hide__ = True
         queryset: Any = self.get_queryset()
         if (
             queryset._result_cache is None
@@ -168,11 +168,11 @@ class GuardedManager:
             _asked.reset(token)
 
     def count(self) -> int:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841
+        __tracebackhide__ = __traceback_hide__ = True
         return int(self._ask_then("count"))
 
     def exists(self) -> bool:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841
+        __tracebackhide__ = __traceback_hide__ = True
         return bool(self._ask_then("exists"))
 
     def __call__(self, *, manager: str) -> Any:

@@ -22,7 +22,7 @@ class ForwardGuard:
     field: Any
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+        __tracebackhide__ = __traceback_hide__ = True
         if (
             instance is not None
             and self.field.cache_name not in instance._state.fields_cache
@@ -39,7 +39,7 @@ class ReverseOneGuard:
     related: Any
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        __tracebackhide__ = __traceback_hide__ = True  # noqa: F841 - read by pytest and Django
+        __tracebackhide__ = __traceback_hide__ = True
         if (
             instance is not None
             and not self.related.is_cached(instance)

@@ -66,7 +66,9 @@ FILES = {
 
         class Book(models.Model):
             title = models.CharField(max_length=50)
-            author = models.ForeignKey(Author, models.CASCADE, related_name="books", related_query_name="book")
+            author = models.ForeignKey(
+                Author, models.CASCADE, related_name="books", related_query_name="book"
+            )
     """,
     "shop/views.py": """
         from django.http import HttpResponse
@@ -80,7 +82,9 @@ FILES = {
         def book_list(request):
             return render(request, "shop/books.html", {"books": Book.objects.all()})
     """,
-    "shop/templates/shop/books.html": "<h1>Books</h1>\n{% for b in books %}{{ b.title }} by {{ b.author.name }}\n{% endfor %}\n",
+    "shop/templates/shop/books.html": (
+        "<h1>Books</h1>\n{% for b in books %}{{ b.title }} by {{ b.author.name }}\n{% endfor %}\n"
+    ),
     "shop/management/__init__.py": "",
     "shop/management/commands/__init__.py": "",
     "shop/management/commands/show.py": """
@@ -100,7 +104,8 @@ FILES = {
                     print(Book.objects.first().author.name)
                 elif what == "display":
                     print(profile)
-                    print(f"f-string: {profile}; str: {str(profile)}; repr: {profile!r}; format: {format(profile)}")
+                    shown = f"f-string: {profile}; str: {str(profile)}; repr: {profile!r}"
+                    print(f"{shown}; format: {format(profile)}")
                     logger.warning("saved %s", profile)
                     import relations
                     print("report:", [s.relation for s in relations.report()])
@@ -169,7 +174,13 @@ def run(
         environ["FH_RELATIONS"] = json.dumps(relations)
     environ.update(env or {})
     done = subprocess.run(
-        [sys.executable, *args], cwd=root, env=environ, input=stdin, capture_output=True, text=True, timeout=120
+        [sys.executable, *args],
+        cwd=root,
+        env=environ,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check:
         assert done.returncode == 0, done.stderr

@@ -546,13 +546,18 @@ def test_shell_mode_applies_at_the_repl_prompt(mx, monkeypatch):
     assert_loads(book(mx), Author.objects.get(name="Ada"))
     with override_settings(RELATIONS={"SHELL_MODE": "raise"}):
         assert_raises(book(mx))
-    with override_settings(RELATIONS={"SHELL_MODE": None, "MODE": "warn"}), pytest.warns(RelationLazyLoadWarning):
+    with (
+        override_settings(RELATIONS={"SHELL_MODE": None, "MODE": "warn"}),
+        pytest.warns(RelationLazyLoadWarning),
+    ):
         book(mx).author  # noqa: B018
 
 
 def test_shell_mode_applies_in_the_shell_command(mx, capsys):
     pk = mx["books"][0].pk
-    call_command("shell", command=f"from tests.testapp.models import Book; print(Book.objects.get(pk={pk}).author)")
+    call_command(
+        "shell", command=f"from tests.testapp.models import Book; print(Book.objects.get(pk={pk}).author)"
+    )
     assert capsys.readouterr().out.splitlines()[-1] == "Ada"  # after Django's auto-import line
 
 

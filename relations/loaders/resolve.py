@@ -39,18 +39,22 @@ def relations_of(model: type[Model]) -> dict[str, RelationInfo]:
     return found
 
 
-def _not_a_relation(model: type[Model], name: str, found: dict[str, RelationInfo], path: str) -> Exception:
-    """UnknownRelation for ``name``, saying what it is when it is a field or a query name."""
+def _is_field(model: type[Model], name: str) -> bool:
     try:
-        field = model._meta.get_field(name)
+        model._meta.get_field(name)
     except FieldDoesNotExist:
-        is_field = any(f.attname == name for f in model._meta.concrete_fields)
-        return unknown_relation(model, name, tuple(found), path=path, is_field=is_field)
-    # A reverse relation is found by its query name ("book"), its accessor may differ ("books").
+        return any(f.attname == name for f in model._meta.concrete_fields)
+    return True
+
+
+def _accessor_of_query_name(model: type[Model], name: str, found: dict[str, RelationInfo]) -> str:
+    """The accessor ("books") of the reverse relation whose query name is ``name`` ("book"), or ""."""
+    try:
+        field = model._meta.get_field(name)  # finds reverse relations by their query name
+    except FieldDoesNotExist:
+        return ""
     accessor = field.get_accessor_name() if isinstance(field, ForeignObjectRel) else None
-    if accessor in found:
-        return unknown_relation(model, name, tuple(found), path=path, accessor=accessor)
-    return unknown_relation(model, name, tuple(found), path=path, is_field=True)
+    return accessor if accessor is not None and accessor in found else ""
 
 
 def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
@@ -58,7 +62,14 @@ def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
     found = relations_of(model)
     info = found.get(name)
     if info is None:
-        raise _not_a_relation(model, name, found, path)
+        raise unknown_relation(
+            model,
+            name,
+            tuple(found),
+            path=path,
+            is_field=_is_field(model, name),
+            accessor=_accessor_of_query_name(model, name, found),
+        )
     return info
 
 
