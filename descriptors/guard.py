@@ -22,4 +22,8 @@ def check(descriptor: Any, instance: Model) -> RelationNotLoaded | None:
     """Ask the policy about reading ``descriptor`` on ``instance``: the error to raise, or None."""
     info = relation_info(type(instance), attribute_name(descriptor), descriptor)
     assert info is not None, "only relation descriptors call check()"
-    return policy.unloaded(info, instance)
+    try:
+        policy.unloaded(info, instance)
+    except RelationNotLoaded as error:
+        return error.with_traceback(None)  # the policy's frames are not the user's business
+    return None

@@ -21,8 +21,7 @@ go on with Django's own lazy load.  The decision, in order:
    raise for N+1 only; all but ``lazy`` add the read to the lazy-load report.
 
 The message of the ``RelationNotLoaded`` suggests the fixes that fit where the read
-was made (see ``where``).  The descriptors raise it themselves, so that a traceback
-ends at the user's line.
+was made (see ``where``).
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import os
 from django.db.models import Model
 
 from ..conf import config
-from ..errors import RelationNotLoaded, not_loaded
+from ..errors import not_loaded
 from ..kinds import RelationInfo
 from ..report import allowed, record
 from .callsite import caller_frame, is_framework
@@ -62,20 +61,12 @@ def current_mode(model: type[Model]) -> Mode:
     return MODE_CLASSES[name]
 
 
-def unloaded(info: RelationInfo, instance: Model) -> RelationNotLoaded | None:
+def unloaded(info: RelationInfo, instance: Model) -> None:
     """Decide about reading ``info`` on ``instance`` while it is not loaded.
 
-    Returns None to let Django's descriptor load it, or the ``RelationNotLoaded``
-    that the descriptor raises (from its own frame: see ``relations.descriptors.guard``).
+    Returns to let Django's descriptor load it; raises ``RelationNotLoaded`` otherwise
+    (which the descriptor raises again from its own frame: see ``relations.descriptors.guard``).
     """
-    try:
-        _decide(info, instance)
-    except RelationNotLoaded as error:
-        return error.with_traceback(None)
-    return None
-
-
-def _decide(info: RelationInfo, instance: Model) -> None:
     model = type(instance)
     if asyncio._get_running_loop() is not None and not os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
         reason = "inside a running event loop nothing loads implicitly"
