@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.contenttypes import fields as ct_fields
 from django.db.models import Model
 
+from relations.errors import RelationNotLoaded
 from relations.kinds import generic_classes, gfk_field
 from relations.state import gfk_needs_query, points_nowhere
 
@@ -24,22 +25,30 @@ from .to_many import ToManyGuard
 GenericForeignKeyDescriptorBase, ReverseGenericManyToOneDescriptorBase = generic_classes()
 
 
-def _guard(descriptor: Any, instance: Model) -> bool:
-    """Ask the policy if needed; True when the answer is None without any query."""
+def _known_none(descriptor: Any, instance: Model) -> bool:
+    """True when the answer is None without any query."""
     field = gfk_field(descriptor)
-    if not field.is_cached(instance) and points_nowhere(field, instance):
-        return True  # Django would still run "WHERE pk IS NULL"; the answer is known.
-    if gfk_needs_query(field, instance):
-        check(descriptor, instance)
-    return False
+    # Django would still run "WHERE pk IS NULL"; the answer is known.
+    return not field.is_cached(instance) and points_nowhere(field, instance)
+
+
+def _error(descriptor: Any, instance: Model) -> RelationNotLoaded | None:
+    """The policy's RelationNotLoaded if reading needs a query it does not allow."""
+    if gfk_needs_query(gfk_field(descriptor), instance):
+        return check(descriptor, instance)
+    return None
 
 
 class GenericForeignGuard:
     """Mixin for the generic foreign key descriptor (Django 6.1)."""
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
-        if instance is not None and _guard(self, instance):
-            return None
+        __tracebackhide__ = __traceback_hide__ = True
+        if instance is not None:
+            if _known_none(self, instance):
+                return None
+            if (error := _error(self, instance)) is not None:
+                raise error
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 
@@ -58,10 +67,13 @@ class StrictGenericForeignKeyAccess(ct_fields.GenericForeignKey):
         return getattr(self.__dict__["field"], name)
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
+        __tracebackhide__ = __traceback_hide__ = True
         if instance is None:
             return self.field
-        if _guard(self, instance):
+        if _known_none(self, instance):
             return None
+        if (error := _error(self, instance)) is not None:
+            raise error
         return self.field.__get__(instance, cls)
 
     def __set__(self, instance: Model, value: Any) -> None:

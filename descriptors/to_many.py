@@ -20,11 +20,36 @@ from django.db.models.fields.related_descriptors import (
     ReverseManyToOneDescriptor,
 )
 
+from relations.errors import RelationNotLoaded
+
 from .guard import check
 
 # Set while a manager method that already asked the policy runs Django's own code,
 # so the queryset it evaluates does not ask (and warn) a second time.
 _asked: ContextVar[bool] = ContextVar("relations_asked", default=False)
+
+
+def _evaluation(name: str) -> Any:
+    """A GuardedQuerySet method that asks the policy, then runs Django's method ``name``.
+
+    It raises the policy's error from its own frame, the outermost frame of this
+    library, hidden from pytest and Django's debug page (see ``guard``).  Django's
+    ``__iter__``/``__len__``/``__bool__`` call ``_fetch_all()``, which must not ask
+    (and warn) a second time.
+    """
+
+    def evaluate(self: GuardedQuerySet, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = __traceback_hide__ = True
+        if (error := self._relations_error()) is not None:
+            raise error
+        token = _asked.set(True)
+        try:
+            return getattr(super(GuardedQuerySet, self), name)(*args, **kwargs)
+        finally:
+            _asked.reset(token)
+
+    evaluate.__name__ = evaluate.__qualname__ = name
+    return evaluate
 
 
 class GuardedQuerySet:
@@ -38,26 +63,25 @@ class GuardedQuerySet:
     _relations_guard: tuple[Any, Model]
     _result_cache: Any
 
-    def _relations_check(self) -> None:
+    def _relations_error(self) -> RelationNotLoaded | None:
         if self._result_cache is None and not _asked.get():
-            check(*self._relations_guard)
+            return check(*self._relations_guard)
+        return None
 
-    def _fetch_all(self) -> None:
-        self._relations_check()
-        super()._fetch_all()  # type: ignore[misc]
-
-    def count(self) -> int:
-        self._relations_check()
-        return super().count()  # type: ignore[misc,no-any-return]
-
-    def exists(self) -> bool:
-        self._relations_check()
-        return super().exists()  # type: ignore[misc,no-any-return]
+    # Evaluating the full set asks the policy first (see _evaluation).
+    __iter__ = _evaluation("__iter__")
+    __len__ = _evaluation("__len__")
+    __bool__ = _evaluation("__bool__")
+    _fetch_all = _evaluation("_fetch_all")
+    count = _evaluation("count")
+    exists = _evaluation("exists")
 
     def iterator(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        __tracebackhide__ = __traceback_hide__ = True
         if self._result_cache is not None:  # loaded: iterating it costs nothing
             return iter(self._result_cache)
-        self._relations_check()
+        if (error := self._relations_error()) is not None:
+            raise error
         return super().iterator(*args, **kwargs)  # type: ignore[misc,no-any-return]
 
     def _plain(self) -> QuerySet[Any]:
@@ -82,7 +106,9 @@ class GuardedQuerySet:
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         # Pickling evaluates a queryset; pickle as Django's own (importable) class.
-        self._relations_check()
+        __tracebackhide__ = __traceback_hide__ = True
+        if (error := self._relations_error()) is not None:
+            raise error
         plain = self._plain()
         return (_rebuild, (self._relations_base, plain.__getstate__()))
 
@@ -127,9 +153,14 @@ class GuardedManager:
     def _ask_then(self, method: str) -> Any:
         # Many-to-many managers count and test existence on the through table
         # without evaluating get_queryset(): ask the policy here for them.
+        __tracebackhide__ = __traceback_hide__ = True
         queryset: Any = self.get_queryset()
-        if queryset._result_cache is None and not queryset._query.is_empty():
-            check(self._relations_descriptor[0], self.instance)
+        if (
+            queryset._result_cache is None
+            and not queryset._query.is_empty()
+            and (error := check(self._relations_descriptor[0], self.instance)) is not None
+        ):
+            raise error
         token = _asked.set(True)
         try:
             return getattr(super(), method)()
@@ -137,9 +168,11 @@ class GuardedManager:
             _asked.reset(token)
 
     def count(self) -> int:
+        __tracebackhide__ = __traceback_hide__ = True
         return int(self._ask_then("count"))
 
     def exists(self) -> bool:
+        __tracebackhide__ = __traceback_hide__ = True
         return bool(self._ask_then("exists"))
 
     def __call__(self, *, manager: str) -> Any:

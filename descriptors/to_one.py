@@ -22,12 +22,14 @@ class ForwardGuard:
     field: Any
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
+        __tracebackhide__ = __traceback_hide__ = True
         if (
             instance is not None
             and self.field.cache_name not in instance._state.fields_cache
             and forward_needs_query(self.field, instance)
+            and (error := check(self, instance)) is not None
         ):
-            check(self, instance)
+            raise error
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 
@@ -37,10 +39,14 @@ class ReverseOneGuard:
     related: Any
 
     def __get__(self, instance: Model | None, cls: Any = None) -> Any:
+        __tracebackhide__ = __traceback_hide__ = True
         if (
-            instance is not None and not self.related.is_cached(instance) and instance._is_pk_set()  # type: ignore[attr-defined]
+            instance is not None
+            and not self.related.is_cached(instance)
+            and instance._is_pk_set()  # type: ignore[attr-defined]
+            and (error := check(self, instance)) is not None
         ):
-            check(self, instance)
+            raise error
         return super().__get__(instance, cls)  # type: ignore[misc]
 
 

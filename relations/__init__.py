@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .api import R, RelationLoad, aprefetch, prefetch
     from .errors import RelationLazyLoadWarning, RelationNotLoaded, UnknownRelation
     from .plans import plan
-    from .policy import mode
+    from .policy import mode, set_mode
     from .report import allow, report
 
 # Public name -> the module that defines it.
@@ -46,6 +46,7 @@ _EXPORTS = {
     "UnknownRelation": ".errors",
     "plan": ".plans",
     "mode": ".policy",
+    "set_mode": ".policy",
     "allow": ".report",
     "report": ".report",
 }
@@ -62,6 +63,7 @@ __all__ = [
     "plan",
     "prefetch",
     "report",
+    "set_mode",
 ]
 
 

@@ -13,6 +13,7 @@ RELATIONS = {
     "ALLOW_LOCATIONS": ["shop/reports.py", "*/legacy/*.py:42"],  # ... and from these lines of code
     "REPORT_AT_EXIT": False,      # True: log the lazy-load report (``relations.report()``) at exit
     "LAZY_LOADER": "django",      # "relations": lazy to-one reads that run are served by R()'s loaders
+    "SHELL_MODE": "lazy",         # the mode in manage.py shell, IPython/Jupyter, the REPL; None: MODE
 }
 ```
 
@@ -37,6 +38,12 @@ a block of code.
 (Django's descriptor runs its own query) or ``"relations"`` (the library's loaders
 load it on the sync driver, peers per ``PEERS``, and Django's descriptor then reads
 the cached value: see ``relations.policy.serve``).
+
+``SHELL_MODE`` is the mode of interactive sessions (``manage.py shell``, including
+``shell -c``; IPython and Jupyter; the plain Python REPL: see
+``relations.policy.interactive``), where exploring data is the point:
+``Book.objects.first().author`` loads, as in Django.  ``"raise"`` makes the shell
+strict; ``None`` makes it follow ``MODE`` and ``MODELS``.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ _KEYS = (
     "ALLOW_LOCATIONS",
     "REPORT_AT_EXIT",
     "LAZY_LOADER",
+    "SHELL_MODE",
 )
 
 
@@ -82,6 +90,7 @@ class Config:
     allow_locations: tuple[tuple[str, int | None], ...] = ()  # (path glob, line or None)
     report_at_exit: bool = False
     lazy_loader: str = "django"
+    shell_mode: str | None = "lazy"  # None: interactive sessions follow MODE and MODELS
 
 
 def _check_mode(value: Any, where: str) -> str:
@@ -141,6 +150,11 @@ def parse(raw: Any) -> Config:
         raise ImproperlyConfigured(
             f'RELATIONS["LAZY_LOADER"] is {lazy_loader!r}; expected one of: {", ".join(LAZY_LOADERS)}.'
         )
+    shell_mode = raw.get("SHELL_MODE", "lazy")
+    if shell_mode is not None and shell_mode not in MODES:
+        raise ImproperlyConfigured(
+            f'RELATIONS["SHELL_MODE"] is {shell_mode!r}; expected one of: {", ".join(MODES)}, or None.'
+        )
     return Config(
         mode=mode,
         models=models,
@@ -159,6 +173,7 @@ def parse(raw: Any) -> Config:
         ),
         report_at_exit=report_at_exit,
         lazy_loader=lazy_loader,
+        shell_mode=shell_mode,
     )
 
 

@@ -11,6 +11,7 @@ and the rest travels in ``__dict__``.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import FieldDoesNotExist, FieldError
@@ -95,36 +96,77 @@ def variable_name(model: type[Model]) -> str:
     return model._meta.model_name or model.__name__.lower()
 
 
-def not_loaded_message(info: RelationInfo, instance: Model, reason: str, *, blocked: bool = True) -> str:
+@dataclass(frozen=True)
+class ReadContext:
+    """Where a relation was read, as far as the fixes to suggest depend on it."""
+
+    in_event_loop: bool = False
+    template: tuple[str, int] | None = None  # (template name, line) being rendered
+    view: str = ""  # dotted path of the view whose request renders the template
+
+
+def not_loaded_message(
+    info: RelationInfo,
+    instance: Model,
+    reason: str,
+    *,
+    blocked: bool = True,
+    context: ReadContext = ReadContext(),
+) -> str:
     """The message of RelationNotLoaded (or, not ``blocked``, of the warn-mode warning):
-    what, on which instance, why, and the fixes."""
+    what, on which instance, why, and the fixes that fit where it was read (async
+    forms inside an event loop, sync forms elsewhere, the view for a template)."""
     model = type(instance)
     var = variable_name(model)
     name = info.name
     lines = [
         f"{model.__name__}.{name} is not loaded on {describe_instance(instance)}: "
         f"reading it would run a hidden query, which is {'blocked' if blocked else 'allowed'} ({reason}).",
-        f"{model.__name__}.{name} is {info.describe()}. Load it explicitly:",
-        f'  - in the queryset that fetches {model.__name__} rows: .{info.kind.fix_method}("{name}")',
-        f'  - on this instance, in async code: await {var}.R("{name}")'
-        f'  (in sync code: {var}.R("{name}").sync())',
-        f'  - on a list of instances: await aprefetch({var}_list, "{name}")',
     ]
-    if info.many:
+    if context.template is not None:
+        template, line = context.template
+        view = f" ({context.view})" if context.view else ""
+        lines.append(
+            f'It was read while rendering the template "{template}", line {line}: '
+            f"load it in the queryset of the view{view} that renders it."
+        )
+        where = "the view's queryset that fetches"
+    else:
+        where = "the queryset that fetches"
+    lines += [
+        f"{model.__name__}.{name} is {info.describe()}. Load it explicitly:",
+        f'  - in {where} {model.__name__} rows: .{info.kind.fix_method}("{name}")',
+    ]
+    if context.in_event_loop:
+        lines += [
+            f'  - on this instance: await {var}.R("{name}")',
+            f'  - on a list of instances: await aprefetch({var}_list, "{name}")',
+        ]
+    else:
+        lines += [
+            f'  - on this instance: {var}.R("{name}").sync()',
+            f'  - on a list of instances: prefetch({var}_list, "{name}")',
+        ]
+    if info.many and context.in_event_loop:
         lines.append(
             f"Building a new query stays allowed: {var}.{name}.filter(...), "
             f"`async for x in {var}.{name}.all()`, `await {var}.{name}.acount()`."
         )
+    elif info.many:
+        lines.append(f"Building a new query stays allowed: {var}.{name}.filter(...).")
+
     from .plans.hints import plan_lines  # here: plans imports the loaders, which import this module
 
     lines.extend(plan_lines(info, instance))
     return "\n".join(lines)
 
 
-def not_loaded(info: RelationInfo, instance: Model, reason: str) -> RelationNotLoaded:
+def not_loaded(
+    info: RelationInfo, instance: Model, reason: str, *, context: ReadContext = ReadContext()
+) -> RelationNotLoaded:
     """Build the RelationNotLoaded for reading ``info`` on ``instance``."""
     return RelationNotLoaded(
-        not_loaded_message(info, instance, reason),
+        not_loaded_message(info, instance, reason, context=context),
         model=type(instance)._meta.label,
         relation=info.name,
         pk=instance.pk,
@@ -139,14 +181,25 @@ def unknown_relation(
     *,
     path: str = "",
     is_field: bool = False,
+    accessor: str = "",
 ) -> UnknownRelation:
-    """Build the UnknownRelation for ``name`` on ``model`` with a 'did you mean'."""
+    """Build the UnknownRelation for ``name`` on ``model`` with a 'did you mean'.
+
+    ``accessor``: ``name`` is the query name of the reverse relation with this
+    attribute name (``"book"`` for ``author.books``), which is the name to use.
+    """
     where = f'In "{path}": ' if path and path != name else ""
-    if is_field:
+    if accessor:
+        head = (
+            f'"{name}" is the query name of the reverse relation {model.__name__}.{accessor} '
+            f"(the name for filters: {model.__name__}.objects.filter({name}__...)); "
+            f'on an instance the relation is "{accessor}".'
+        )
+    elif is_field:
         head = f'"{name}" is a field of {model.__name__}, not a relation.'
     else:
         head = f'"{name}" is not a relation of {model.__name__}.'
-    close = difflib.get_close_matches(name, relations, n=1, cutoff=0.6)
+    close = [] if accessor else difflib.get_close_matches(name, relations, n=1, cutoff=0.6)
     hint = f' Did you mean "{close[0]}"?' if close else ""
     listing = ", ".join(relations) if relations else "(none)"
     return UnknownRelation(

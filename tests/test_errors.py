@@ -7,7 +7,9 @@ The expected messages are written out here, from the kind tables in
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import traceback
 from typing import Any
 
 import django
@@ -40,7 +42,11 @@ AUTHOR_RELATIONS = (
 
 
 def expected_message(case: Case, instance: Any, reason: str) -> str:
-    """The documented wording of RelationNotLoaded for ``case`` on ``instance``."""
+    """The documented wording of RelationNotLoaded for ``case`` on ``instance``.
+
+    Inside an event loop (``reason`` is EVENT_LOOP) the fixes are the async forms,
+    elsewhere the sync ones.
+    """
     model, name, var = case.model.__name__, case.name, case.var
     where = f"an unsaved {model}" if instance.pk is None else f"{model} pk={instance.pk!r}"
     lines = [
@@ -48,14 +54,24 @@ def expected_message(case: Case, instance: Any, reason: str) -> str:
         f"which is blocked ({reason}).",
         f"{model}.{name} is {case.describe}. Load it explicitly:",
         f'  - in the queryset that fetches {model} rows: .{case.fix}("{name}")',
-        f'  - on this instance, in async code: await {var}.R("{name}")  (in sync code: {var}.R("{name}").sync())',  # noqa: E501
-        f'  - on a list of instances: await aprefetch({var}_list, "{name}")',
     ]
-    if case.many:
-        lines.append(
-            f"Building a new query stays allowed: {var}.{name}.filter(...), "
-            f"`async for x in {var}.{name}.all()`, `await {var}.{name}.acount()`."
-        )
+    if reason == EVENT_LOOP:
+        lines += [
+            f'  - on this instance: await {var}.R("{name}")',
+            f'  - on a list of instances: await aprefetch({var}_list, "{name}")',
+        ]
+        if case.many:
+            lines.append(
+                f"Building a new query stays allowed: {var}.{name}.filter(...), "
+                f"`async for x in {var}.{name}.all()`, `await {var}.{name}.acount()`."
+            )
+    else:
+        lines += [
+            f'  - on this instance: {var}.R("{name}").sync()',
+            f'  - on a list of instances: prefetch({var}_list, "{name}")',
+        ]
+        if case.many:
+            lines.append(f"Building a new query stays allowed: {var}.{name}.filter(...).")
     return "\n".join(lines)
 
 
@@ -79,8 +95,8 @@ def test_forward_fk_message_word_for_word(mx):
         f'Book.author is not loaded on Book pk={pk}: reading it would run a hidden query, which is blocked (RELATIONS mode "raise").\n'  # noqa: E501
         "Book.author is a foreign key to Author. Load it explicitly:\n"
         '  - in the queryset that fetches Book rows: .select_related("author")\n'
-        '  - on this instance, in async code: await book.R("author")  (in sync code: book.R("author").sync())\n'  # noqa: E501
-        '  - on a list of instances: await aprefetch(book_list, "author")'
+        '  - on this instance: book.R("author").sync()\n'
+        '  - on a list of instances: prefetch(book_list, "author")'
     )
 
     async def go() -> str:
@@ -92,7 +108,7 @@ def test_forward_fk_message_word_for_word(mx):
         f"Book.author is not loaded on Book pk={pk}: reading it would run a hidden query, which is blocked (inside a running event loop nothing loads implicitly).\n"  # noqa: E501
         "Book.author is a foreign key to Author. Load it explicitly:\n"
         '  - in the queryset that fetches Book rows: .select_related("author")\n'
-        '  - on this instance, in async code: await book.R("author")  (in sync code: book.R("author").sync())\n'  # noqa: E501
+        '  - on this instance: await book.R("author")\n'
         '  - on a list of instances: await aprefetch(book_list, "author")'
     )
 
@@ -105,10 +121,9 @@ def test_reverse_fk_message_word_for_word(mx):
         f'Author.books is not loaded on Author pk={author.pk}: reading it would run a hidden query, which is blocked (RELATIONS mode "raise").\n'  # noqa: E501
         "Author.books is the reverse side of the foreign key Book.author. Load it explicitly:\n"
         '  - in the queryset that fetches Author rows: .prefetch_related("books")\n'
-        '  - on this instance, in async code: await author.R("books")  (in sync code: author.R("books").sync())\n'  # noqa: E501
-        '  - on a list of instances: await aprefetch(author_list, "books")\n'
-        "Building a new query stays allowed: author.books.filter(...), "
-        "`async for x in author.books.all()`, `await author.books.acount()`."
+        '  - on this instance: author.R("books").sync()\n'
+        '  - on a list of instances: prefetch(author_list, "books")\n'
+        "Building a new query stays allowed: author.books.filter(...)."
     )
 
 
@@ -184,8 +199,8 @@ def test_warn_mode_warning_text(mx):
     assert text.endswith(
         "Book.author is a foreign key to Author. Load it explicitly:\n"
         '  - in the queryset that fetches Book rows: .select_related("author")\n'
-        '  - on this instance, in async code: await book.R("author")  (in sync code: book.R("author").sync())\n'  # noqa: E501
-        '  - on a list of instances: await aprefetch(book_list, "author")'
+        '  - on this instance: book.R("author").sync()\n'
+        '  - on a list of instances: prefetch(book_list, "author")'
     )
 
 
@@ -281,6 +296,14 @@ UNKNOWN = {
         f"Relations of Author: {AUTHOR_RELATIONS}.",
         ("testapp.Author", "publsher"),
     ),
+    "query_name_of_a_reverse_relation": (
+        Book,
+        "author__membership",
+        'In "author__membership": "membership" is the query name of the reverse relation '
+        "Author.membership_set (the name for filters: Author.objects.filter(membership__...)); "
+        f'on an instance the relation is "membership_set". Relations of Author: {AUTHOR_RELATIONS}.',
+        ("testapp.Author", "membership"),
+    ),
     "first_hop_of_path": (
         Book,
         "autor__publisher",
@@ -357,3 +380,34 @@ def test_unknown_relation_after_a_generic_foreign_key_is_checked_on_the_target(m
         f"Relations of Book: {BOOK_RELATIONS}."
     )
     assert (exc.value.model, exc.value.name) == ("testapp.Book", "autor")
+
+
+# --------------------------------------------------------------------------
+# The traceback ends at the user's line (plus the descriptor's one hidden frame)
+
+
+def _library_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    tests = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frames = traceback.extract_tb(error.__traceback__)
+    user = max(i for i, f in enumerate(frames) if os.path.abspath(f.filename).startswith(tests))
+    return frames[user + 1 :]
+
+
+def _hidden(error: BaseException) -> list[bool]:
+    tb, hidden = error.__traceback__, []
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith("relations"):
+            hidden.append(bool(tb.tb_frame.f_locals.get("__tracebackhide__")))
+            hidden.append(bool(tb.tb_frame.f_locals.get("__traceback_hide__")))
+        tb = tb.tb_next
+    return hidden
+
+
+@cases(CASES)
+def test_traceback_has_one_library_frame_after_the_users_line_and_it_hides_itself(mx, case):
+    error = raised(case, case.alone(mx))
+    frames = _library_frames(error)
+    assert len(frames) == 1, frames
+    assert "/descriptors/" in frames[0].filename
+    assert frames[0].line == "raise error"
+    assert _hidden(error) == [True, True]  # __tracebackhide__ (pytest), __traceback_hide__ (Django)

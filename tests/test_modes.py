@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import threading
 import warnings
 from typing import Any
@@ -18,13 +19,17 @@ import django
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db import connection, models
 from django.test import override_settings
 
-from relations import RelationLazyLoadWarning, RelationNotLoaded, mode
+from relations import RelationLazyLoadWarning, RelationNotLoaded, mode, set_mode
+from relations.policy import current_mode, display
+from relations.policy.interactive import interactive
+from relations.report import capture
 from tests.conftest import queries, run
 from tests.matrix import MODES, mx_fixture  # noqa: F401 - the mx fixture
-from tests.testapp.models import Author, Book, BookProxy, Review
+from tests.testapp.models import Author, Book, BookProxy, Profile, Review
 
 
 def book(mx: dict[str, Any], index: int = 0) -> Book:
@@ -442,3 +447,186 @@ def test_lazy_mode_respects_fetch_raise(mx):
         assert len(q) == 0
         assert type(exc.value) is FieldFetchBlocked  # Django's own, not RelationNotLoaded
         assert str(exc.value) == "Fetching of Book.author blocked."
+
+
+# --------------------------------------------------------------------------
+# Plain calls: set_mode() and mode(...).__enter__() for a session
+
+
+@pytest.fixture
+def session_mode() -> Any:
+    """set_mode(), reset after the test."""
+    yield set_mode
+    set_mode(None)
+
+
+def test_set_mode_holds_until_changed(mx, session_mode):
+    session_mode("lazy")
+    assert_loads(book(mx, 0), Author.objects.get(name="Ada"))
+    assert_loads(book(mx, 2), Author.objects.get(name="Bob"))
+    session_mode(None)
+    assert_raises(book(mx))
+
+
+def test_set_mode_is_beaten_by_mode_and_beats_the_settings(mx, session_mode):
+    session_mode("lazy")
+    with override_settings(RELATIONS={"MODE": "raise", "MODELS": {"testapp.Book": "raise"}}):
+        assert_loads(book(mx), Author.objects.get(name="Ada"))
+        with mode("raise"):
+            assert_raises(book(mx))
+
+
+def test_set_mode_with_a_bad_name_is_a_value_error_and_changes_nothing(mx, session_mode):
+    session_mode("lazy")
+    with pytest.raises(ValueError, match="Unknown relations mode 'lazzy'; expected one of: raise, warn"):
+        session_mode("lazzy")
+    assert_loads(book(mx), Author.objects.get(name="Ada"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_set_mode_is_private_to_its_thread(mx, session_mode):
+    pk = mx["books"][0].pk
+    results: dict[str, Any] = {}
+
+    def other_thread() -> None:
+        try:
+            Book.objects.get(pk=pk).author  # noqa: B018
+            results["other"] = "loaded"
+        except RelationNotLoaded:
+            results["other"] = "raised"
+        finally:
+            connection.close()
+
+    session_mode("lazy")
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join(timeout=30)
+    assert results == {"other": "raised"}
+    assert Book.objects.get(pk=pk).author.name == "Ada"
+
+
+def test_set_mode_holds_across_asyncio_tasks_of_its_thread(mx, session_mode):
+    """A notebook's cells run as tasks of one loop; a plain thread value spans them."""
+
+    async def cell(code: Any) -> Any:
+        return code()
+
+    async def main() -> Any:
+        await asyncio.ensure_future(cell(lambda: session_mode("lazy")))
+        return await asyncio.ensure_future(cell(lambda: current_mode(Book).name))
+
+    assert run(main) == "lazy"
+
+
+def test_mode_enter_without_with_keeps_the_mode_in_the_context(mx):
+    scope = mode("lazy")
+    scope.__enter__()
+    try:
+        assert_loads(book(mx), Author.objects.get(name="Ada"))
+    finally:
+        scope.__exit__(None, None, None)
+    assert_raises(book(mx))
+
+
+def test_mode_as_decorator_of_a_coroutine_function(mx):
+    @mode("lazy")
+    async def read() -> str:
+        return await sync_to_async(lambda: book(mx).author.name)()
+
+    assert run(read) == "Ada"
+    assert_raises(book(mx))
+
+
+# --------------------------------------------------------------------------
+# RELATIONS["SHELL_MODE"]: interactive sessions
+
+
+def test_shell_mode_applies_at_the_repl_prompt(mx, monkeypatch):
+    monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)
+    assert_loads(book(mx), Author.objects.get(name="Ada"))
+    with override_settings(RELATIONS={"SHELL_MODE": "raise"}):
+        assert_raises(book(mx))
+    with (
+        override_settings(RELATIONS={"SHELL_MODE": None, "MODE": "warn"}),
+        pytest.warns(RelationLazyLoadWarning),
+    ):
+        book(mx).author  # noqa: B018
+
+
+def test_shell_mode_applies_in_the_shell_command(mx, capsys):
+    pk = mx["books"][0].pk
+    call_command(
+        "shell", command=f"from tests.testapp.models import Book; print(Book.objects.get(pk={pk}).author)"
+    )
+    assert capsys.readouterr().out.splitlines()[-1] == "Ada"  # after Django's auto-import line
+
+
+def test_shell_mode_does_not_apply_elsewhere(mx):
+    """A test run is not interactive (the other commands are checked in test_first_hour)."""
+    assert not interactive()
+    assert_raises(book(mx))
+
+
+# --------------------------------------------------------------------------
+# Display: str/repr/format of a model instance (relations.policy.display)
+
+
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profile and Author get a ``__str__`` that reads a relation, wrapped like at start-up."""
+    monkeypatch.setattr(Profile, "__str__", lambda self: f"{self.bio} of {self.author.name}", raising=False)
+    monkeypatch.setattr(
+        Author, "__str__", lambda self: f"{self.name}: " + ", ".join(b.title for b in self.books.all())
+    )
+    display.install(Profile)
+    display.install(Author)
+
+
+def test_display_loads_in_sync_code_and_is_reported(mx, shown):
+    profile = Profile.objects.get(pk=mx["profiles"][0].pk)
+    with capture() as recorder, queries() as q:
+        assert str(profile) == f"{profile.bio} of {profile.author.name}"
+    assert len(q) == 1
+    assert [s.relation for s in recorder.report()] == ["testapp.Profile.author"]
+    author = Author.objects.get(name="Bob")
+    with queries() as q:
+        assert repr(author) == "<Author: Bob: B3>"
+        assert f"{author:}" == "Bob: B3"  # loaded once: no second query for format()
+    assert len(q) == 2  # Django's reverse FK set is not cached by a plain .all()
+
+
+def test_display_inside_an_event_loop_falls_back_without_a_query(mx, shown, caplog):
+    profile = Profile.objects.get(pk=mx["profiles"][0].pk)
+    author = Author.objects.get(name="Bob")
+
+    async def main() -> list[str]:
+        logging.getLogger("shop").warning("saved %s and %r", profile, author)
+        return [str(profile), repr(profile), f"{profile}", str(author)]
+
+    with queries() as q:
+        shown_values = run(main)
+    assert len(q) == 0
+    assert shown_values == [
+        f"Profile object ({profile.pk})",
+        f"<Profile: Profile object ({profile.pk})>",
+        f"Profile object ({profile.pk})",
+        f"Author object ({author.pk})",
+    ]
+    # caplog.text is formatted when the record is emitted, inside the loop:
+    assert f"saved Profile object ({profile.pk}) and <Author: Author object ({author.pk})>" in caplog.text
+
+
+def test_display_of_loaded_relations_is_unchanged_in_an_event_loop(mx, shown):
+    profile = Profile.objects.select_related("author").get(pk=mx["profiles"][0].pk)
+
+    async def main() -> str:
+        return str(profile)
+
+    assert run(main) == f"{profile.bio} of Ada"
+
+
+def test_display_wraps_only_methods_that_are_not_djangos(mx):
+    assert Profile.__str__ is models.Model.__str__
+    assert Book.__repr__ is models.Model.__repr__
+    assert getattr(Book.__str__, "_relations_display", False)
+    assert Book.__str__.__wrapped__(book(mx)) == "B1"  # type: ignore[attr-defined]

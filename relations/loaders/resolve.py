@@ -12,7 +12,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Model
+from django.db.models import ForeignObjectRel, Model
 
 from ..errors import unknown_relation
 from ..kinds import RelationInfo, relation_info
@@ -47,12 +47,29 @@ def _is_field(model: type[Model], name: str) -> bool:
     return True
 
 
+def _accessor_of_query_name(model: type[Model], name: str, found: dict[str, RelationInfo]) -> str:
+    """The accessor ("books") of the reverse relation whose query name is ``name`` ("book"), or ""."""
+    try:
+        field = model._meta.get_field(name)  # finds reverse relations by their query name
+    except FieldDoesNotExist:
+        return ""
+    accessor = field.get_accessor_name() if isinstance(field, ForeignObjectRel) else None
+    return accessor if accessor is not None and accessor in found else ""
+
+
 def relation(model: type[Model], name: str, path: str = "") -> RelationInfo:
     """The relation ``name`` of ``model``; UnknownRelation if there is none."""
     found = relations_of(model)
     info = found.get(name)
     if info is None:
-        raise unknown_relation(model, name, tuple(found), path=path, is_field=_is_field(model, name))
+        raise unknown_relation(
+            model,
+            name,
+            tuple(found),
+            path=path,
+            is_field=_is_field(model, name),
+            accessor=_accessor_of_query_name(model, name, found),
+        )
     return info
 
 

@@ -18,6 +18,7 @@ from .. import peers
 from ..errors import RelationLazyLoadWarning, describe_instance, not_loaded, not_loaded_message
 from ..kinds import RelationInfo
 from ..report import record
+from .where import read_context
 
 logger = logging.getLogger("relations")
 
@@ -37,7 +38,7 @@ class Raise(Mode):
     name = "raise"
 
     def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
-        error = not_loaded(info, instance, 'RELATIONS mode "raise"')
+        error = not_loaded(info, instance, 'RELATIONS mode "raise"', context=read_context(caller))
         record(info, instance, caller, blocked=True, message=str(error))
         raise error
 
@@ -59,7 +60,11 @@ class Warn(Mode):
     def handle(self, info: RelationInfo, instance: Model, caller: FrameType | None) -> None:
         record(info, instance, caller)
         message = not_loaded_message(
-            info, instance, 'RELATIONS mode "warn" lets it run, with this warning', blocked=False
+            info,
+            instance,
+            'RELATIONS mode "warn" lets it run, with this warning',
+            blocked=False,
+            context=read_context(caller),
         )
         where = f"{caller.f_code.co_filename}:{caller.f_lineno}" if caller else "unknown"
         logger.warning(
@@ -95,6 +100,7 @@ class NPlusOne(Mode):
                 info,
                 instance,
                 'RELATIONS mode "n_plus_one": this instance came from a multi-row result',
+                context=read_context(caller),
             )
             record(info, instance, caller, blocked=True, message=str(error))
             raise error

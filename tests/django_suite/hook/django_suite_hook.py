@@ -366,7 +366,7 @@ def install_probes() -> None:
     utils.CursorWrapper._execute_with_wrappers = _count_query(utils.CursorWrapper._execute_with_wrappers)
     _wrap(to_one.ForwardGuard, "__get__")
     _wrap(to_one.ReverseOneGuard, "__get__")
-    for name in ("_fetch_all", "count", "exists", "iterator"):
+    for name in ("__iter__", "__len__", "__bool__", "_fetch_all", "count", "exists", "iterator"):
         _wrap(to_many.GuardedQuerySet, name)
     _wrap(to_many.GuardedManager, "_ask_then")
 
@@ -425,9 +425,9 @@ def _accessor(frames: Any) -> str:
     """
     import sys
 
-    libraries = [
+    libraries = [  # relations.descriptors and relations.stubs live below relations/ (links)
         os.path.dirname(module.__file__) + os.sep
-        for name in ("relations", "descriptors")
+        for name in ("relations",)
         if (module := sys.modules.get(name)) is not None and module.__file__
     ]
     index = next(
