@@ -169,7 +169,9 @@ class DelayProxy:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--target", required=True, help="HOST:PORT to forward to")
     parser.add_argument("--max-pending", type=int, default=MAX_PENDING, help="bytes in flight per direction")
     args = parser.parse_args()

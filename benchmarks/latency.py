@@ -186,7 +186,9 @@ class Offsets:
         return offset
 
 
-async def run_case(case: Case, pages: int, waves: int, offsets: Offsets) -> tuple[list[float], float, list[Any]]:
+async def run_case(
+    case: Case, pages: int, waves: int, offsets: Offsets
+) -> tuple[list[float], float, list[Any]]:
     """The case's pages: (seconds per page or wave, process seconds per page, the pages)."""
     alias = ALIAS[case.setup]
     times, results = [], []
@@ -206,7 +208,9 @@ class Checker:
     def __init__(self) -> None:
         from benchapp.models import Author, Book, Publisher
 
-        self.authors = {pk: (name, pub) for pk, name, pub in Author.objects.values_list("pk", "name", "publisher_id")}
+        self.authors = {
+            pk: (name, pub) for pk, name, pub in Author.objects.values_list("pk", "name", "publisher_id")
+        }
         self.publishers = dict(Publisher.objects.values_list("pk", "name"))
         self.book_authors = dict(Book.objects.values_list("pk", "author_id"))
         self.tags: dict[int, set[int]] = {}
@@ -224,8 +228,14 @@ class Checker:
                 for b in books:
                     author = b.author
                     assert author.pk == self.book_authors[b.pk], (case.name, b.pk)
-                    assert (author.name, author.publisher_id) == self.authors[author.pk], (case.name, author.pk)
-                    assert author.publisher.name == self.publishers[author.publisher_id], (case.name, author.pk)
+                    assert (author.name, author.publisher_id) == self.authors[author.pk], (
+                        case.name,
+                        author.pk,
+                    )
+                    assert author.publisher.name == self.publishers[author.publisher_id], (
+                        case.name,
+                        author.pk,
+                    )
                     assert {t.pk for t in b.tags.all()} == self.tags.get(b.pk, set()), (case.name, b.pk)
         if len(queries):
             raise AssertionError(f"{case.name}: reading the loaded page ran {len(queries)} queries")
@@ -279,13 +289,18 @@ def table(cases: list[Case], rtts: list[float], concurrency: list[int], added: d
         f"  {'ratio':>6}  {'CPU/page strict':>15} {'django':>7} {'ratio':>6}  {'queries':>9}"
     )
     for rtt in rtts:
-        lines += ["", f"+{rtt:g} ms per round trip (SELECT 1 through the proxy: +{added[rtt]:.2f} ms over direct)"]
+        lines += [
+            "",
+            f"+{rtt:g} ms per round trip (SELECT 1 through the proxy: +{added[rtt]:.2f} ms over direct)",
+        ]
         lines.append(header)
         for setup in SETUPS:
             for k in concurrency:
                 s, d = (find(cases, rtt, setup, k, side) for side in SIDES)
                 ms = [house.fmt(median(c.samples) * 1e3) for c in (s, d)]
-                spread = [f"({house.fmt(min(c.samples) * 1e3)}-{house.fmt(max(c.samples) * 1e3)})" for c in (s, d)]
+                spread = [
+                    f"({house.fmt(min(c.samples) * 1e3)}-{house.fmt(max(c.samples) * 1e3)})" for c in (s, d)
+                ]
                 cpu = [median(c.cpu) * 1e3 for c in (s, d)]
                 lines.append(
                     f"  {setup:<9}{k:>6}  {ms[0]:>9} {spread[0]:>13}  {ms[1]:>9} {spread[1]:>13}"
@@ -339,7 +354,9 @@ def targets(cases: list[Case]) -> str:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=7, help="measured rounds after the warm-up (default 7)")
     parser.add_argument(
         "--time-limit", type=float, default=300, help="no new round after this many seconds (default 300)"
@@ -347,7 +364,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rtt", default="0,0.5,1", help="added ms per round trip (default 0,0.5,1)")
     parser.add_argument("--concurrency", default="1,16", help="concurrent pages (default 1,16)")
     parser.add_argument("--pages", type=int, default=8, help="pages per case at concurrency 1 (default 8)")
-    parser.add_argument("--waves", type=int, default=2, help="waves per case at higher concurrency (default 2)")
+    parser.add_argument(
+        "--waves", type=int, default=2, help="waves per case at higher concurrency (default 2)"
+    )
     parser.add_argument("--pool-size", type=int, default=16, help="max_size of Django's pool (default 16)")
     args = parser.parse_args()
     try:
@@ -373,13 +392,15 @@ def header(args: argparse.Namespace) -> str:
         [
             f"$ {house.command_line()}",
             f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}",
-            f"Python {platform.python_version()}, Django {django.get_version()}, asgiref {asgiref.__version__}, "
-            f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}), psycopg_pool {psycopg_pool.__version__}",
+            f"Python {platform.python_version()}, Django {django.get_version()}, "
+            f"asgiref {asgiref.__version__}, psycopg {psycopg.__version__} ({psycopg.pq.__impl__}), "
+            f"psycopg_pool {psycopg_pool.__version__}",
             f"database: {house.database_description()}, reached through delayproxy.py",
             f"library: {house.library_version()}",
             f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average at start {house.load()}",
-            f"page: {PAGE} books, then {', '.join(map(repr, LOOKUPS))}; a case is {args.pages} pages alone or "
-            f"{args.waves} waves of concurrent pages; Django's pool max_size {args.pool_size}; "
+            f"page: {PAGE} books, then {', '.join(map(repr, LOOKUPS))}; "
+            f"a case is {args.pages} pages alone or {args.waves} waves of concurrent pages; "
+            f"Django's pool max_size {args.pool_size}; "
             f"1 warm-up round + up to {args.rounds} rounds (time limit {args.time_limit:g} s)",
         ]
     )
