@@ -25,7 +25,9 @@ ends (done, error, Ctrl-C or SIGTERM).
 
 ``--driver`` sets ``RELATIONS["ASYNC_DRIVER"]`` for the server through the example
 settings' ``BOOKSTORE_ASYNC_DRIVER``; ``--pool`` sets the size of Django's psycopg
-pool (``BOOKSTORE_PG_POOL_SIZE``) on PostgreSQL.  PostgreSQL: 127.0.0.1:5432, user
+pool (``BOOKSTORE_PG_POOL_SIZE``) on PostgreSQL; ``--rtt MS`` puts ``delayproxy.py`` (a loopback
+proxy adding MS milliseconds to every round trip, started and stopped by the run)
+between the server and PostgreSQL, as ``latency.py`` does.  PostgreSQL: 127.0.0.1:5432, user
 postgres (``PGHOST``, ``PGPORT``, ``PGUSER`` override).  Loopback only: client and
 server share the machine's cores, so absolute figures are for comparing the two pages
 within one run, not for capacity planning.
@@ -56,9 +58,10 @@ REPO = HERE.parent
 EXAMPLE = REPO / "example"
 sys.path.insert(0, str(HERE))
 
+from delayproxy import DelayProxy  # noqa: E402
 from pgscratch import pg_admin, pg_params  # noqa: E402  (benchmarks/, on the path above)
 
-PG_DB = "relations_http_bench"
+PG_DB = os.environ.get("RELATIONS_HTTP_BENCH_PG_NAME", "relations_http_bench")
 VIEWS = ("strict", "django")
 START_TIMEOUT = 30.0
 
@@ -66,7 +69,7 @@ START_TIMEOUT = 30.0
 # -- database and server --------------------------------------------------------------
 
 
-def server_env(args: argparse.Namespace, tmpdir: str) -> dict[str, str]:
+def server_env(args: argparse.Namespace, tmpdir: str, proxy_port: int | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKSTORE_")}
     env.update(
         DJANGO_SETTINGS_MODULE="bookstore.settings",
@@ -78,6 +81,8 @@ def server_env(args: argparse.Namespace, tmpdir: str) -> dict[str, str]:
         env["BOOKSTORE_PG_NAME"] = PG_DB
         env["BOOKSTORE_PG_POOL_SIZE"] = str(args.pool)
         env.update({f"PG{k.upper()}": v for k, v in pg_params().items()})
+        if proxy_port is not None:
+            env.update(PGHOST="127.0.0.1", PGPORT=str(proxy_port))
     else:
         env["BOOKSTORE_DB"] = os.path.join(tmpdir, "bookstore.sqlite3")
     return env
@@ -292,6 +297,8 @@ def report(args: argparse.Namespace, levels: list[Level], backend: str) -> None:
         f"{backend}, Django {django.get_version()}, Python {platform.python_version()}, "
         f'RELATIONS["ASYNC_DRIVER"]="{args.driver}", uvicorn 1 worker (asyncio, h11), DEBUG off'
     )
+    if args.rtt is not None:
+        print(f"PostgreSQL through delayproxy.py: +{args.rtt:g} ms per round trip")
     print(
         f"Page of {args.n} books with authors and tags; {args.requests} requests per page per round, "
         f"{args.rounds} rounds, alternating order; medians over rounds"
@@ -331,6 +338,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
     parser.add_argument("--n", type=int, default=50, help="books per page (default 50)")
     parser.add_argument("--pool", type=int, default=8, help="PostgreSQL: Django's pool size (default 8)")
+    parser.add_argument(
+        "--rtt", type=float, help="PostgreSQL: reach it through a proxy adding this many ms per round trip"
+    )
     args = parser.parse_args()
     try:
         args.clients = [int(c) for c in args.clients.split(",")]
@@ -338,6 +348,8 @@ def parse_args() -> argparse.Namespace:
         parser.error("--clients takes comma-separated whole numbers, e.g. 1,16")
     if min(args.clients) < 1 or args.requests < 1 or args.rounds < 1 or not 1 <= args.n <= 1000:
         parser.error("--clients, --requests and --rounds must be positive; --n from 1 to 1000")
+    if args.rtt is not None and (args.db != "postgres" or not 0 <= args.rtt <= 50):
+        parser.error("--rtt: with --db postgres, from 0 to 50 ms")
     return args
 
 
@@ -352,8 +364,13 @@ def main() -> int:
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]))
-    with tempfile.TemporaryDirectory(prefix="relations-http-") as tmpdir:
-        env = server_env(args, tmpdir)
+    with tempfile.TemporaryDirectory(prefix="relations-http-") as tmpdir, contextlib.ExitStack() as stack:
+        proxy = None
+        if args.rtt is not None:
+            params = pg_params()
+            proxy = stack.enter_context(DelayProxy(params["host"], int(params["port"])))
+            proxy.set_rtt(args.rtt)
+        env = server_env(args, tmpdir, proxy.port if proxy else None)
         log_path = os.path.join(tmpdir, "server.log")
         server = None
         if args.db == "postgres":

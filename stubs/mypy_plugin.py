@@ -248,6 +248,7 @@ class RelationsPlugin(Plugin):
             options.disabled_error_codes.discard(RELATION_NOT_LOADED)
             self._tracking = True
         self._models: dict[str, type[Model]] | None = None
+        self._path_types: dict[tuple[type[Model], str], Type] = {}
 
     # --- runtime models ------------------------------------------------------------
 
@@ -405,7 +406,23 @@ class RelationsPlugin(Plugin):
         return ret.copy_modified(args=[*ret.args[:-1], result])
 
     def path_type(self, api: CheckerPluginInterface, model: type[Model], path: str) -> Type:
-        """What ``R(instance_of_model, path)`` gives, as a mypy type."""
+        """What ``R(instance_of_model, path)`` gives, as a mypy type.
+
+        Memoized per build: a project calls ``R()`` with the same few paths at thousands
+        of sites, and the type depends only on the runtime model, the path and the
+        TypeInfos of this build (mypy hands plugins a new module table per build).
+        """
+        key = (model, path)
+        found = self._path_types.get(key)
+        if found is None:
+            found = self._path_types[key] = self._build_path_type(api, model, path)
+        return found
+
+    def set_modules(self, modules: dict[str, MypyFile]) -> None:
+        super().set_modules(modules)
+        self._path_types.clear()
+
+    def _build_path_type(self, api: CheckerPluginInterface, model: type[Model], path: str) -> Type:
         shape = resolve_path(model, path)
         if isinstance(shape, str):
             raise NotARelationError(shape)
