@@ -14,7 +14,10 @@ go on with Django's own lazy load.  The decision, in order:
    lazily unless ``RELATIONS["STRICT_FRAMEWORK"]`` is True.
 5. Allow-listed reads (``RELATIONS["ALLOW_RELATIONS"]``/``["ALLOW_LOCATIONS"]``,
    ``with allow(...)``: see ``relations.report``) load silently.
-6. The mode's class decides: raise, warn then load, record then load, load, or
+6. Reads by installed third-party packages (``packages``): the package's mode in
+   ``RELATIONS["PACKAGES"]``, else a read on an instance with no live peers loads
+   and is recorded; serialization frameworks and reads on peers go on to 7.
+7. The mode's class decides: raise, warn then load, record then load, load, or
    raise for N+1 only; all but ``lazy`` add the read to the lazy-load report.
 """
 
@@ -31,6 +34,7 @@ from ..kinds import RelationInfo
 from ..report import allowed
 from .callsite import caller_frame, is_framework
 from .modes import MODE_CLASSES, Mode
+from .packages import package_mode
 from .scope import mode, override
 
 __all__ = ["current_mode", "mode", "unloaded"]
@@ -61,11 +65,14 @@ def unloaded(info: RelationInfo, instance: Model) -> None:
     if model.__module__ == "__fake__":  # a historical model inside a migration
         return
     policy = current_mode(model)
-    if policy.name == "lazy":
+    scoped = override.get() is not None
+    if policy.name == "lazy" and (scoped or not config().packages):
         return
     caller = caller_frame()
     if is_framework(caller) and not config().strict_framework:
         return
     if allowed(info, instance, caller):
         return
-    policy.handle(info, instance, caller)
+    decided = package_mode(info, instance, caller, policy, scoped=scoped)
+    if decided is not None:
+        decided.handle(info, instance, caller)
