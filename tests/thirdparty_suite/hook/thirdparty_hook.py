@@ -23,7 +23,12 @@ from django_suite_hook import RecordingResult
 OUT = os.environ.get("THIRDPARTY_OUT", "")
 SITE = os.path.realpath(os.environ.get("THIRDPARTY_SITE", "/nonexistent")) + os.sep
 TESTS = os.path.realpath(os.environ.get("RUNTESTS_DIR", "/nonexistent")) + os.sep
-_SKIP = (os.sep + "relations" + os.sep, os.sep + "django" + os.sep, os.sep + "asgiref" + os.sep)
+_LIBRARY = os.environ.get("THIRDPARTY_LIBRARY", "/nonexistent")
+_SKIP = (
+    os.path.realpath(os.path.join(_LIBRARY, "relations")) + os.sep,
+    os.path.realpath(os.path.join(_LIBRARY, "descriptors")) + os.sep,
+)
+_FRAMEWORK = (os.sep + "django" + os.sep, os.sep + "asgiref" + os.sep)
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
@@ -35,7 +40,7 @@ def _reader(exc: BaseException) -> str:
             if not package_path.startswith(("django" + os.sep, "asgiref" + os.sep)):
                 return f"app:{package_path}:{frame.lineno}"
             continue
-        if any(part in path for part in _SKIP) or (path.startswith(_STDLIB) and "-packages" not in path):
+        if path.startswith(_SKIP) or any(part in path for part in _FRAMEWORK) or (path.startswith(_STDLIB) and "-packages" not in path):
             continue
         where = path[len(TESTS) :] if path.startswith(TESTS) else path
         return f"test:{where}:{frame.lineno}"

@@ -32,5 +32,6 @@ TEST_RUNNER = "thirdparty_hook.Runner"
 
 if MODE != "none":
     # Same type as the app's (tests do ``settings.INSTALLED_APPS + ("crispy_forms",)``).
-    INSTALLED_APPS = type(INSTALLED_APPS)(["relations", *(a for a in INSTALLED_APPS if a != "relations")])  # noqa: F405
+    _apps = globals()["INSTALLED_APPS"]
+    INSTALLED_APPS = type(_apps)(["relations", *(a for a in _apps if a != "relations")])
     RELATIONS = {"MODE": MODE}
