@@ -114,7 +114,16 @@ def site_dir(app: App) -> Path:
     if not (path.parent / ".complete").exists():
         log(f"== installing {app.requirement} {' '.join(app.extra)} (--no-deps) into {path}")
         shutil.rmtree(path.parent, ignore_errors=True)
-        pip("install", "--quiet", "--no-deps", "--no-compile", "--target", str(path), app.requirement, *app.extra)
+        pip(
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(path),
+            app.requirement,
+            *app.extra,
+        )
         for part in app.test_packages:  # test code runs from the sdist (THIRDPARTY_EXTEND)
             shutil.rmtree(path / part, ignore_errors=True)
         (path.parent / ".complete").write_text(app.requirement + "\n")
@@ -132,7 +141,11 @@ def sdist_dir(app: App) -> Path:
     log(f"== downloading the {app.requirement} source distribution with pip")
     pip("download", "--no-deps", "--no-binary", ":all:", "-d", str(downloads), app.requirement)
     stem = f"{name.replace('-', '_')}-{version}.tar.gz".lower()
-    found = [p for p in downloads.glob("*.tar.gz") if p.name.lower().replace("-", "_", 1) == stem.replace("-", "_", 1)]
+    found = [
+        p
+        for p in downloads.glob("*.tar.gz")
+        if p.name.lower().replace("-", "_", 1) == stem.replace("-", "_", 1)
+    ]
     if not found:
         raise SetupError(f"pip download left no {stem} in {downloads}")
     tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=cache))
@@ -197,7 +210,9 @@ def run_app(app: App, mode: str, *, library: Path, show_output: bool) -> dict[st
         log(done.stdout + done.stderr)
     result_file = out / "result.json"
     if not result_file.exists():
-        raise SetupError(f"{app.name} {mode}: no result (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+        raise SetupError(
+            f"{app.name} {mode}: no result (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}"
+        )
     result: dict[str, Any] = json.loads(result_file.read_text())
     result |= {"mode": mode, "app": app.name, "wall": wall, "out": str(out)}
     return result
@@ -214,7 +229,8 @@ def summary_line(result: dict[str, Any], version: str) -> str:
     strict = f"{result['strict']}/{result['descriptors']} relation descriptors strict"
     return (
         f"{result['app']} Django {version} {result['mode']}: {result['tests_run']} tests, {passed} passed, "
-        f"{c['failure']} failures, {c['error']} errors; {from_app} RelationNotLoaded from the app's own code; "
+        f"{c['failure']} failures, {c['error']} errors; "
+        f"{from_app} RelationNotLoaded from the app's own code; "
         f"{strict}; {result['wall']:.1f}s"
     )
 
@@ -236,9 +252,11 @@ def reason(result: dict[str, Any], test_id: str) -> str:
     if who == "app":  # the rule lets a package's single-instance reads load: this one is on peers
         return (
             f"N+1 in the app's own code, over many rows of a result (follows the mode): reads "
-            f"{d['relation']} ({d.get('kind', '')}) at {where}, called from the test at {d.get('where', '')}: {line}"
+            f"{d['relation']} ({d.get('kind', '')}) at {where}, "
+            f"called from the test at {d.get('where', '')}: {line}"
         )
-    return f"deliberate lazy load in the test code: reads {d['relation']} ({d.get('kind', '')}) at {where}: {line}"
+    what = f"{d['relation']} ({d.get('kind', '')})"
+    return f"deliberate lazy load in the test code: reads {what} at {where}: {line}"
 
 
 def baseline_path(app: App, version: str) -> Path:
@@ -262,7 +280,8 @@ def write_baseline(path: Path, app: App, version: str, result: dict[str, Any], o
         if o in FAILED and result["details"].get(t, {}).get("reader", "").startswith(("test:", "app:"))
     )
     lines = [
-        f"# {app.requirement}, Django {'.'.join(version.split('.')[:2])}: the tests that fail in RELATIONS mode",
+        f"# {app.requirement}, Django {'.'.join(version.split('.')[:2])}: the tests that fail in",
+        '# RELATIONS mode "raise".',
         '# "raise" (tests/thirdparty_suite/run.py --mode raise), one per line: test id, then why.',
         "# Entries read a relation they did not load in the test's own code, or are an N+1 in",
         "# the app's own code (a read on one of many instances, which follows the mode).",
@@ -284,7 +303,9 @@ def check(app: App, version: str, args: argparse.Namespace, runs: list[dict[str,
         for test_id in sorted(set(ref) | set(got)):
             a, b = ref.get(test_id, "(not run)"), got.get(test_id, "(not run)")
             if a != b:
-                problems.append(f"{test_id}: {a} without the library, {b} in lazy mode\n      {describe(result, test_id)}")
+                problems.append(
+                    f"{test_id}: {a} without the library, {b} in lazy mode\n      {describe(result, test_id)}"
+                )
     elif result["mode"] == "raise":
         path = baseline_path(app, version)
         if args.update_baseline:
@@ -294,7 +315,9 @@ def check(app: App, version: str, args: argparse.Namespace, runs: list[dict[str,
             if outcome not in FAILED:
                 continue
             if test_id not in baseline:
-                problems.append(f"not in the baseline: {test_id} ({outcome})\n      {describe(result, test_id)}")
+                problems.append(
+                    f"not in the baseline: {test_id} ({outcome})\n      {describe(result, test_id)}"
+                )
         fixed = sorted(t for t in baseline if result["outcomes"].get(t) not in FAILED)
         if fixed:
             log(f"note: {app.name}: {len(fixed)} baseline entries pass now: {', '.join(fixed)}")
@@ -302,7 +325,9 @@ def check(app: App, version: str, args: argparse.Namespace, runs: list[dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", default="lazy", help='"none", "lazy", "raise", or another RELATIONS mode')
     parser.add_argument("--apps", nargs="+", default=list(APPS), choices=list(APPS))
     parser.add_argument("--update-baseline", action="store_true", help="raise: rewrite the baselines")

@@ -40,7 +40,11 @@ def _reader(exc: BaseException) -> str:
             if not package_path.startswith(("django" + os.sep, "asgiref" + os.sep)):
                 return f"app:{package_path}:{frame.lineno}"
             continue
-        if path.startswith(_SKIP) or any(part in path for part in _FRAMEWORK) or (path.startswith(_STDLIB) and "-packages" not in path):
+        if (
+            path.startswith(_SKIP)
+            or any(part in path for part in _FRAMEWORK)
+            or (path.startswith(_STDLIB) and "-packages" not in path)
+        ):
             continue
         where = path[len(TESTS) :] if path.startswith(TESTS) else path
         return f"test:{where}:{frame.lineno}"
