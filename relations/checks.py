@@ -5,8 +5,9 @@ id                 level     what
 =================  ========  =====================================================
 relations.W001     warning   ``relations`` is not the first app in INSTALLED_APPS
 relations.W002     warning   a relation descriptor is still Django's own (not strict)
+relations.W003     warning   RELATIONS["PACKAGES"] names a package that cannot be imported
 relations.E001     error     the RELATIONS setting is malformed
-relations.E002     error     an unknown mode in RELATIONS["MODE"] or ["MODELS"]
+relations.E002     error     an unknown mode in RELATIONS["MODE"], ["MODELS"] or ["PACKAGES"]
 relations.E003     error     an unknown model label in RELATIONS["MODELS"]
 relations.E004     error     an ALLOW_RELATIONS entry that names no model or relation
 =================  ========  =====================================================
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,15 +44,19 @@ def _did_you_mean(word: str, choices: Sequence[str]) -> str:
 def check_app_order(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """relations.W001: the app must come first to patch descriptors before models exist."""
+    """relations.W001: the app must come first to patch descriptors before models exist.
+
+    Silent when the registry it inspects has no "relations" app at all: then the
+    checks run for a project (or an ``override_settings(INSTALLED_APPS=...)`` block)
+    that does not use the library, and the order is none of its business.
+    """
     configs = list(apps.get_app_configs())
-    if not configs or configs[0].name == "relations":
-        return []
     position = next((i for i, c in enumerate(configs) if c.name == "relations"), None)
-    where = f"at position {position + 1}" if position is not None else "missing"
+    if position is None or position == 0:
+        return []
     return [
         checks.Warning(
-            f'"relations" is {where} in INSTALLED_APPS, after "{configs[0].name}".',
+            f'"relations" is at position {position + 1} in INSTALLED_APPS, after "{configs[0].name}".',
             hint=(
                 'Move "relations" to the top of INSTALLED_APPS: it installs the strict relation '
                 "descriptors before any model class is created. Later it can only swap them "
@@ -143,6 +149,19 @@ def check_settings(
                         hint='Use an "app_label.ModelName" label of an installed model.'
                         + _did_you_mean(label, labels),
                         id="relations.E003",
+                    )
+                )
+    per_package = raw.get("PACKAGES", {})
+    if isinstance(per_package, dict):
+        for name, value in per_package.items():
+            bad_mode(value, f'RELATIONS["PACKAGES"][{name!r}]')
+            if isinstance(name, str) and name.isidentifier() and importlib.util.find_spec(name) is None:
+                messages.append(
+                    checks.Warning(
+                        f'RELATIONS["PACKAGES"] names {name!r}, which is not an importable package.',
+                        hint='Use the top-level name you import ("guardian" for django-guardian, '
+                        '"rest_framework" for djangorestframework).',
+                        id="relations.W003",
                     )
                 )
     allow = raw.get("ALLOW_RELATIONS", ())

@@ -9,6 +9,7 @@ RELATIONS = {
     "NATIVE_TIMEOUT": 10.0,       # seconds to wait for a native connection before an error
     "PEERS": True,                # R() on one instance loads the relation for its live peers too
     "STRICT_FRAMEWORK": False,    # True: Django's own code paths (admin, forms, ...) obey MODE too
+    "PACKAGES": {"guardian": "lazy"},  # mode of the reads made by an installed package's code
     "ALLOW_RELATIONS": ["shop.Book.author", "legacy.*"],   # lazy loads accepted for these relations
     "ALLOW_LOCATIONS": ["shop/reports.py", "*/legacy/*.py:42"],  # ... and from these lines of code
     "REPORT_AT_EXIT": False,      # True: log the lazy-load report (``relations.report()``) at exit
@@ -23,6 +24,12 @@ silently; ``lazy`` is Django's own behaviour; ``n_plus_one`` raises only for
 instances that came from a multi-row result.  ``raise``, ``warn`` and ``record``
 add every such read to the lazy-load report (``relations.report()``, see
 ``relations.report``); ``lazy`` records nothing.
+
+``PACKAGES`` maps the top-level import name of an installed package to the mode
+its own reads follow, instead of the default rule for third-party code
+(``relations.policy.packages``: a single-instance read loads and is recorded, a
+read on one of many peers follows the mode, serialization frameworks always follow
+it).
 
 Allow-lists name lazy loads that are accepted: they load silently, in every mode,
 and stay out of the report (inside a running event loop nothing loads, allowed or
@@ -67,6 +74,7 @@ _KEYS = (
     "NATIVE_TIMEOUT",
     "PEERS",
     "STRICT_FRAMEWORK",
+    "PACKAGES",
     "ALLOW_RELATIONS",
     "ALLOW_LOCATIONS",
     "REPORT_AT_EXIT",
@@ -86,6 +94,7 @@ class Config:
     native_timeout: float = 10.0
     peers: bool = True
     strict_framework: bool = False
+    packages: dict[str, str] = field(default_factory=dict)  # top-level package -> mode
     allow_relations: tuple[str, ...] = ()  # "app_label.modelname.relation" globs, lower case
     allow_locations: tuple[tuple[str, int | None], ...] = ()  # (path glob, line or None)
     report_at_exit: bool = False
@@ -142,6 +151,7 @@ def parse(raw: Any) -> Config:
     strict = raw.get("STRICT_FRAMEWORK", False)
     if not isinstance(strict, bool):
         raise ImproperlyConfigured('RELATIONS["STRICT_FRAMEWORK"] must be True or False.')
+    packages = _packages(raw.get("PACKAGES", {}))
     report_at_exit = raw.get("REPORT_AT_EXIT", False)
     if not isinstance(report_at_exit, bool):
         raise ImproperlyConfigured('RELATIONS["REPORT_AT_EXIT"] must be True or False.')
@@ -163,6 +173,7 @@ def parse(raw: Any) -> Config:
         native_timeout=float(timeout),
         peers=peers,
         strict_framework=strict,
+        packages=packages,
         allow_relations=tuple(
             parse_relation_pattern(p, 'RELATIONS["ALLOW_RELATIONS"]')
             for p in _strings(raw, "ALLOW_RELATIONS")
@@ -175,6 +186,22 @@ def parse(raw: Any) -> Config:
         lazy_loader=lazy_loader,
         shell_mode=shell_mode,
     )
+
+
+def _packages(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            'RELATIONS["PACKAGES"] must map a top-level package name ("guardian") to a mode.'
+        )
+    packages = {}
+    for name, mode in value.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ImproperlyConfigured(
+                f'RELATIONS["PACKAGES"] key {name!r} is not a top-level package name '
+                '(the name you import, such as "guardian" or "rest_framework").'
+            )
+        packages[name] = _check_mode(mode, f'RELATIONS["PACKAGES"][{name!r}]')
+    return packages
 
 
 def _strings(raw: dict[str, Any], key: str) -> list[str]:

@@ -11,6 +11,11 @@ too (``blocked``).  A *site* is one relation read at one line of code::
 
 * ``location`` is the user's code: the first frame outside Django and this
   library (or the template line, when a template reads the relation).
+* ``package`` names the installed third-party package whose code read the
+  relation (then ``location`` is that package's line; see
+  ``relations.policy.packages``), "" for the project's own code.  A package's
+  single-instance reads load and are recorded here; the table ends with a line per
+  package whose reads were blocked, with the ``RELATIONS["PACKAGES"]`` switch.
 * ``count`` is how many times the site read an unloaded relation (each one a query
   in ``warn``/``record``).
 * ``n_plus_one`` is True when the site read the relation on several instances of
@@ -255,6 +260,7 @@ class Site:
     blocked: int  # of which raised RelationNotLoaded (modes raise and n_plus_one)
     n_plus_one: bool  # several instances of one query result read it here (or would have)
     message: str  # the message of the first blocked read ("" if none)
+    package: str = ""  # the installed package whose code read it ("" for the project's code)
 
     @property
     def location(self) -> str:
@@ -306,7 +312,8 @@ class Report(tuple[Site, ...]):
         rows = [("relation", "location", "count", "N+1", "fix")]
         for s in self:
             count = str(s.count) if not s.blocked else f"{s.count} ({s.blocked} blocked)"
-            rows.append((s.relation, s.location, count, "yes" if s.n_plus_one else "no", s.fix))
+            where = f"{s.location} [{s.package}]" if s.package else s.location
+            rows.append((s.relation, where, count, "yes" if s.n_plus_one else "no", s.fix))
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = []
         for i, row in enumerate(rows):
@@ -317,7 +324,21 @@ class Report(tuple[Site, ...]):
                 lines.append("  ".join("-" * w for w in widths))
         if self.dropped:
             lines.append(f"({self.dropped} more sites not kept: over {MAX_SITES})")
+        lines += self._package_lines()
         return "\n".join(lines)
+
+    def _package_lines(self) -> list[str]:
+        """One line per installed package whose reads were blocked: the package and the switch."""
+        blocked: dict[str, int] = {}
+        for s in self:
+            if s.package and s.blocked:
+                blocked[s.package] = blocked.get(s.package, 0) + s.blocked
+        return [
+            f"Reads by the installed package {name!r} were blocked {n} time{'s' if n != 1 else ''} "
+            f"(its reads on one of many instances follow the mode); to let them load: "
+            f'RELATIONS["PACKAGES"] = {{{name!r}: "lazy"}}'
+            for name, n in sorted(blocked.items())
+        ]
 
     def summary(self) -> str:
         """One line: how many sites, reads and N+1s."""
@@ -342,6 +363,7 @@ class _Event:
     instance_id: int
     blocked: bool
     message: str
+    package: str = ""
 
 
 class _SiteState:
@@ -391,6 +413,7 @@ class _SiteState:
             blocked=self.blocked,
             n_plus_one=self.n_plus_one,
             message=self.message,
+            package=e.package,
         )
 
 
@@ -443,6 +466,9 @@ def record(
     message: str = "",
 ) -> None:
     """Record a read of ``info`` on ``instance`` (not loaded) from ``caller``."""
+    # Imported here: the policy package imports this module while it initializes.
+    from .policy.callsite import reading_package
+
     path, line, function = user_location(caller)
     label = f"{type(instance)._meta.label}.{info.name}"
     event = _Event(
@@ -455,6 +481,7 @@ def record(
         instance_id=id(instance),
         blocked=blocked,
         message=message,
+        package=reading_package(caller) or "",
     )
     _global.add(event)
     for recorder in (*_listeners, *_scoped.get()):

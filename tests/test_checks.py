@@ -48,11 +48,26 @@ def test_app_not_first_is_a_warning(monkeypatch):
     assert 'Move "relations" to the top of INSTALLED_APPS' in warning.hint
 
 
-def test_app_missing(monkeypatch):
+def test_app_missing_from_the_registry_is_silent(monkeypatch):
     configs = [c for c in apps.get_app_configs() if c.name != "relations"]
     monkeypatch.setattr(apps, "get_app_configs", lambda: configs)
-    [warning] = check_app_order()
-    assert warning.msg.startswith('"relations" is missing in INSTALLED_APPS')
+    assert check_app_order() == []
+
+
+def test_no_w001_under_override_settings_without_the_app():
+    """A test that counts system-check messages of its own INSTALLED_APPS (django-polymorphic's
+    TestErrata.test_system_checks) sees nothing of this library."""
+    from django.core.checks import run_checks
+    from django.test.utils import override_settings
+
+    with override_settings(INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth"]):
+        ids = [m.id for m in run_checks()]
+        assert "relations.W001" not in ids
+    with override_settings(
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "relations"]
+    ):
+        [warning] = [m for m in run_checks() if m.id == "relations.W001"]
+        assert warning.msg.startswith('"relations" is at position 3 in INSTALLED_APPS')
 
 
 def test_app_order_in_a_real_project_settings(tmp_path):

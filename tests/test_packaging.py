@@ -70,15 +70,16 @@ async def show(book: Book, author: Author) -> None:
 
 SHELL = """\
 import relations, stubs, descriptors
-from relations import RelationNotLoaded
+from relations import RelationNotLoaded, mode
 from shop.models import Author, Book
 a = Author.objects.create(name="Ada")
 Book.objects.create(title="B1", author=a)
 book = Book.objects.get()
-try:
-    book.author
-except RelationNotLoaded:
-    print("strict: not loaded")
+with mode("raise"):  # the shell itself loads lazily (SHELL_MODE)
+    try:
+        book.author
+    except RelationNotLoaded:
+        print("strict: not loaded")
 print("loaded:", book.R("author").sync().name, book.author.name)
 print("user modules:", stubs.WHO, descriptors.WHO)
 print("library from:", relations.__file__)

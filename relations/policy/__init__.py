@@ -17,7 +17,10 @@ go on with Django's own lazy load.  The decision, in order:
    ``with allow(...)``: see ``relations.report``) load silently.
 6. Reads made while a model instance is displayed (``str``/``repr``/``format``:
    see ``display``) load and are added to the lazy-load report.
-7. The mode's class decides: raise, warn then load, record then load, load, or
+7. Reads by installed third-party packages (``packages``): the package's mode in
+   ``RELATIONS["PACKAGES"]``, else a read on an instance with no live peers loads
+   and is recorded; serialization frameworks and reads on peers go on to 8.
+8. The mode's class decides: raise, warn then load, record then load, load, or
    raise for N+1 only; all but ``lazy`` add the read to the lazy-load report.
 
 The message of the ``RelationNotLoaded`` suggests the fixes that fit where the read
@@ -39,6 +42,7 @@ from .callsite import caller_frame, is_framework
 from .display import displaying
 from .interactive import interactive
 from .modes import MODE_CLASSES, Mode
+from .packages import package_mode
 from .scope import chosen, mode, set_mode
 from .where import read_context
 
@@ -74,7 +78,8 @@ def unloaded(info: RelationInfo, instance: Model) -> None:
     if model.__module__ == "__fake__":  # a historical model inside a migration
         return
     policy = current_mode(model)
-    if policy.name == "lazy":
+    scoped = chosen() is not None  # with mode() or set_mode(): RELATIONS["PACKAGES"] does not override it
+    if policy.name == "lazy" and (scoped or not config().packages):
         return
     caller = caller_frame()
     if is_framework(caller) and not config().strict_framework:
@@ -82,6 +87,9 @@ def unloaded(info: RelationInfo, instance: Model) -> None:
     if allowed(info, instance, caller):
         return
     if displaying():
-        record(info, instance, caller)
+        if policy.name != "lazy":
+            record(info, instance, caller)
         return
-    policy.handle(info, instance, caller)
+    decided = package_mode(info, instance, caller, policy, scoped=scoped)
+    if decided is not None:
+        decided.handle(info, instance, caller)
