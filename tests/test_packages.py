@@ -273,7 +273,7 @@ def test_a_user_project_with_an_installed_package(tmp_path: Path) -> None:
             DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3",
                                        "NAME": {str(tmp_path / "db.sqlite3")!r}}}}}
             DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-            RELATIONS = {{"MODE": "raise"}}
+            RELATIONS = {{"MODE": "raise", "SHELL_MODE": None}}  # the shell follows MODE
             """
         )
     )
