@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 status=0
-for name in ${VERSIONS:-"dj52 dj61"}; do
+for name in ${VERSIONS:-dj52 dj61}; do
   echo "== DRF test suite, lazy mode, $name"
   PYTHONPATH="$PWD" ".venv/$name/bin/python" tests/drf_suite/run.py --mode lazy || status=1
 done
